@@ -1,0 +1,27 @@
+/* cpu.h — which SIMD instruction sets this CPU offers, detected once.
+ *
+ * The environment variable LAPPS_SIMD (scalar, sse2, avx2, avx512) caps the tier the
+ * dispatchers choose, so the portable paths can be run and measured on any machine. */
+#ifndef LAPPS_UTIL_CPU_H
+#define LAPPS_UTIL_CPU_H
+
+#include <stdbool.h>
+
+enum {
+    LAPPS__CPU_SSE2 = 1u << 0,
+    LAPPS__CPU_SSSE3 = 1u << 1,
+    LAPPS__CPU_SSE41 = 1u << 2,
+    LAPPS__CPU_AVX2 = 1u << 3,
+    LAPPS__CPU_AVX512BW = 1u << 4,
+};
+
+/* The LAPPS__CPU_* bits this CPU has, after the LAPPS_SIMD cap. Thread-safe. */
+unsigned lapps__cpu_features(void);
+
+static inline bool
+lapps__cpu_has(unsigned needs)
+{
+    return (lapps__cpu_features() & needs) == needs;
+}
+
+#endif /* LAPPS_UTIL_CPU_H */

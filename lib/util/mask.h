@@ -1,0 +1,42 @@
+/* mask.h — RFC 6455 §5.3 payload masking (XOR with a 4-byte key), in place.
+ *
+ * The key is the frame's 4 masking bytes loaded in memory order (memcpy into a
+ * uint32_t), rotated so that its first byte applies to p[0]. Every call returns the
+ * key rotated for the byte after p[n-1], so a payload that arrives in pieces is
+ * unmasked piece by piece with no per-call arithmetic in the caller. */
+#ifndef LAPPS_UTIL_MASK_H
+#define LAPPS_UTIL_MASK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* XORs p[0..n) with the key; returns the key for what follows. Uses the fastest
+ * implementation this CPU supports (chosen once). */
+uint32_t lapps__mask(uint8_t *p, size_t n, uint32_t key);
+
+/* One implementation of lapps__mask(); tests and benchmarks compare them. */
+struct lapps__mask_impl {
+    const char *name;
+    uint32_t (*mask)(uint8_t *p, size_t n, uint32_t key);
+    unsigned needs; /* LAPPS__CPU_* features it requires */
+};
+
+/* Every compiled-in implementation, the portable scalar one first; the list ends with
+ * a NULL name. Callers must check lapps__cpu_has(impl->needs) before calling one. */
+extern const struct lapps__mask_impl lapps__mask_impls[];
+
+uint32_t lapps__mask_scalar(uint8_t *p, size_t n, uint32_t key);
+
+/* The key rotated by n bytes (for the byte n positions further on). */
+static inline uint32_t
+lapps__mask_rotate(uint32_t key, size_t n)
+{
+    unsigned s = (unsigned)(n & 3) * 8;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return s ? (key >> s) | (key << (32 - s)) : key;
+#else
+    return s ? (key << s) | (key >> (32 - s)) : key;
+#endif
+}
+
+#endif /* LAPPS_UTIL_MASK_H */
