@@ -17,7 +17,8 @@ size_t lapps__base64_encode(const uint8_t *in, size_t n, char *out);
  * LAPPS_ERR_NOSPACE when out is too small. */
 lapps_ssize lapps__base64_decode(const char *in, size_t n, uint8_t *out, size_t cap);
 
-/* SHA-1 of the concatenation a + b (20 bytes into out). */
-void lapps__sha1_2(const void *a, size_t na, const void *b, size_t nb, uint8_t out[20]);
+/* SHA-1 of the concatenation a + b (20 bytes into out). Returns 0, or LAPPS_ERR_NOMEM
+ * when OpenSSL could not allocate what it needed. */
+int lapps__sha1_2(const void *a, size_t na, const void *b, size_t nb, uint8_t out[20]);
 
 #endif /* LAPPS_UTIL_BASE64_H */

@@ -5,7 +5,40 @@
  * calls lapps__hs_parse() on the whole buffer after each append; the parser resumes
  * where it stopped, so a request that arrives byte by byte costs O(n) in total. The
  * parsed request is a set of views into that buffer: keep the buffer unchanged while
- * they are used. */
+ * they are used (between parse calls it may move, see lapps__hs_parse()).
+ *
+ * What is accepted (RFC 6455 §4.1/§4.2.1 over RFC 7230 §3):
+ *   - the request line is exactly "GET <target> HTTP/1.1" CRLF, single spaces; the
+ *     target starts with '/' and holds only visible ASCII (0x21..0x7E);
+ *   - each header line is "name:" OWS value OWS CRLF with a token name (RFC 7230 tchar)
+ *     and no whitespace before the colon; the value may hold SP, HTAB, visible ASCII
+ *     and obs-text (0x80..0xFF), no other control character (NUL, DEL, lone CR ...);
+ *   - lines end with CRLF only: a bare LF is refused (400). RFC 7230 §3.5 lets a
+ *     server accept one, but no WebSocket client sends it and accepting it would make
+ *     this parser frame requests differently from a proxy in front of it;
+ *   - a header line that starts with SP or HTAB (obs-fold) is refused (400);
+ *   - empty lines before the request line are refused (400);
+ *   - required: exactly one non-empty Host; an Upgrade list holding the token
+ *     "websocket"; a Connection list holding the token "upgrade" (both case-insensitive,
+ *     comma-separated, spread over any number of header lines); exactly one
+ *     Sec-WebSocket-Key that is the canonical base64 of 16 bytes; exactly one
+ *     Sec-WebSocket-Version, equal to "13". At most one Origin (two would let a check
+ *     and a log disagree). Any number of Sec-WebSocket-Protocol lines.
+ *
+ * Which error wins (the answer is decided by the bytes alone, whatever the chunking):
+ *   1. Errors are found in byte order, at the first byte that shows them: a wrong
+ *      method, HTTP version or character, a header past LAPPS__HS_MAX_HEADERS (431, at the
+ *      first byte of that header's name), and — when a header line ends — a duplicate
+ *      Host/Key/Version/Origin, an empty Host or an invalid key (400). So "POST " fails
+ *      on its first byte, before the request ends.
+ *   2. max_size bytes without the end of the request: 431. A request of exactly
+ *      max_size bytes is accepted; the 431 comes as soon as max_size bytes are buffered
+ *      and do not hold a complete request (no request can then fit, and a caller whose
+ *      buffer holds max_size bytes never has to ask for more room).
+ *   3. At the empty line ending the headers: Host, Upgrade, Connection and Key missing
+ *      or unsuitable → 400; only then a Sec-WebSocket-Version missing or not 13 → 426.
+ *      426 therefore answers only requests that are WebSocket upgrades in every other
+ *      respect (RFC 6455 §4.2.2 item 4); a plain HTTP request gets 400. */
 #ifndef LAPPS_WS_HANDSHAKE_H
 #define LAPPS_WS_HANDSHAKE_H
 
@@ -16,9 +49,9 @@
 #include <lapps/common.h>
 
 #define LAPPS__HS_DEFAULT_MAX_SIZE 8192u
-#define LAPPS__HS_MAX_HEADERS 64u
+#define LAPPS__HS_MAX_HEADERS      64u
 
-/* A view into the request buffer; not NUL-terminated. */
+/* A view into the request buffer; not NUL-terminated. p may be NULL when len is 0. */
 struct lapps__str {
     const char *p;
     size_t len;
@@ -30,15 +63,16 @@ struct lapps__hs_header {
 };
 
 struct lapps__hs_request {
-    struct lapps__str method;   /* always "GET" once parsed */
-    struct lapps__str target;   /* request-target as sent: path and query */
-    struct lapps__str path;     /* target up to '?' */
-    struct lapps__str query;    /* after '?', empty when there is none */
+    struct lapps__str method; /* always "GET" once parsed */
+    struct lapps__str target; /* request-target as sent: path and query */
+    struct lapps__str path;   /* target up to '?' */
+    struct lapps__str query;  /* after '?', empty (p NULL) when there is no '?' */
     struct lapps__str host;
-    struct lapps__str key;      /* Sec-WebSocket-Key: 24 base64 characters, 16 bytes */
-    struct lapps__str origin;   /* empty when absent */
-    struct lapps__str protocol; /* every Sec-WebSocket-Protocol value, see below */
-    unsigned n_protocol_headers;
+    struct lapps__str key;       /* Sec-WebSocket-Key: 24 base64 characters, 16 bytes */
+    struct lapps__str origin;    /* empty (p NULL) when absent */
+    struct lapps__str protocol;  /* the first Sec-WebSocket-Protocol value, empty if none */
+    unsigned n_protocol_headers; /* how many Sec-WebSocket-Protocol lines; every one is in
+                                    headers[], which lapps__hs_select_protocol() walks */
     struct lapps__hs_header headers[LAPPS__HS_MAX_HEADERS]; /* all headers, in order */
     unsigned n_headers;
 };
@@ -46,26 +80,37 @@ struct lapps__hs_request {
 struct lapps__hs_parser {
     size_t max_size; /* 0 means LAPPS__HS_DEFAULT_MAX_SIZE */
     /* private state; a zero-filled parser is ready */
-    size_t pos;      /* start of the first line not yet parsed */
-    unsigned line;   /* lines parsed so far */
-    unsigned seen;   /* which required headers were seen */
-    int status;      /* HTTP status of the first error found, 0 while none */
+    size_t pos;       /* next byte to examine */
+    size_t line;      /* start of the header line being parsed */
+    size_t mark;      /* the space after the target, or the colon of the header line */
+    const char *base; /* buf at the previous call: views are moved if the buffer moved */
+    unsigned state;   /* where in the grammar pos is */
+    unsigned seen;    /* which required headers were seen */
+    int err;          /* the first error found (sticky), 0 while none */
 };
 
 /* Parses buf[0..len) (everything received so far, the same prefix as at the previous
- * call plus new bytes). Returns:
+ * call plus new bytes). Pass the same *req at every call: it is filled line by line and
+ * is meaningful once a call returns > 0. The buffer may move between calls (a caller
+ * that reallocates it): the views already recorded are moved with it. The work over all
+ * calls is O(request length) however the bytes arrive, and bytes past max_size (or past
+ * the end of the request) are never read. Returns:
  *   > 0  the request is complete and valid: the number of bytes it took (bytes beyond
  *        that are WebSocket frames that followed it); *req is filled;
  *   LAPPS_ERR_AGAIN  more bytes are needed;
- *   LAPPS_ERR_HEADER_TOO_BIG  the request exceeds max_size (answer 431);
- *   LAPPS_ERR_VERSION  Sec-WebSocket-Version is not 13 (answer 426);
+ *   LAPPS_ERR_HEADER_TOO_BIG  the request does not fit in max_size bytes, or has more
+ *        than LAPPS__HS_MAX_HEADERS header lines (answer 431);
+ *   LAPPS_ERR_VERSION  Sec-WebSocket-Version is missing or not 13 (answer 426);
  *   LAPPS_ERR_HANDSHAKE  any other malformed or non-WebSocket request (answer 400).
- * Errors are reported as early as the bytes show them. lapps__hs_error_status() maps
- * the error to the HTTP status. */
+ * Errors are reported as early as the bytes show them (see "Which error wins" above).
+ * Once a call has returned an error, every later call returns that error; once it has
+ * returned a length, every later call returns that length. lapps__hs_error_status()
+ * maps the error to the HTTP status. */
 lapps_ssize lapps__hs_parse(struct lapps__hs_parser *p, const char *buf, size_t len,
                             struct lapps__hs_request *req);
 
-/* The HTTP status that answers a lapps__hs_parse() error (400, 426 or 431). */
+/* The HTTP status that answers a lapps__hs_parse() error: 426 for LAPPS_ERR_VERSION, 431
+ * for LAPPS_ERR_HEADER_TOO_BIG, 400 for LAPPS_ERR_HANDSHAKE and any other code. */
 int lapps__hs_error_status(int err);
 
 /* Looks up a header by name, case-insensitively; the first one wins. Returns NULL when
@@ -77,12 +122,15 @@ const struct lapps__hs_header *lapps__hs_find(const struct lapps__hs_request *re
  * Sec-WebSocket-Protocol header, comma-separated, in order) that is in supported[0..n)
  * (exact, case-sensitive, as RFC 6455 §4.1 defines tokens). When nothing matches and
  * alias is not NULL, the alias is chosen if the client offered any protocol (LAppS's
- * proto_alias). Returns false and leaves *out empty when nothing is chosen. */
+ * proto_alias). Empty list elements and the spaces around elements are ignored. On
+ * success out->p is supported[i] or alias itself (so it is NUL-terminated and outlives
+ * the request buffer). Returns false and leaves *out empty when nothing is chosen. */
 bool lapps__hs_select_protocol(const struct lapps__hs_request *req, const char *const *supported,
                                size_t n, const char *alias, struct lapps__str *out);
 
-/* Sec-WebSocket-Accept for a key: base64(SHA-1(key + GUID)), 28 characters + NUL. */
-void lapps__hs_accept_key(const struct lapps__str *key, char out[29]);
+/* Sec-WebSocket-Accept for a key: base64(SHA-1(key + GUID)), 28 characters + NUL.
+ * Returns 0, or LAPPS_ERR_NOMEM when SHA-1 could not run. */
+int lapps__hs_accept_key(const struct lapps__str *key, char out[29]);
 
 /* A header the service adds to its 101 response. */
 struct lapps__hs_extra {
@@ -92,17 +140,23 @@ struct lapps__hs_extra {
 
 /* Writes a complete "101 Switching Protocols" response into out[0..cap): Upgrade,
  * Connection, Sec-WebSocket-Accept, Sec-WebSocket-Protocol when protocol is not NULL,
- * and the extra headers. Returns the length, LAPPS_ERR_NOSPACE when cap is too small, or
- * LAPPS_ERR_INVAL when a name or value holds a character that would break the response
- * (CR, LF, NUL, or a non-token name). */
+ * and the extra headers, then the empty line. Nothing is written past cap; out is not
+ * NUL-terminated. Returns the length, or (checked in this order):
+ *   LAPPS_ERR_INVAL when protocol is not a token, an extra name is not a token or is one
+ *   of the four names this function writes itself, or an extra value holds a control
+ *   character other than HTAB (CR, LF, NUL, DEL ...), which would break the response;
+ *   LAPPS_ERR_NOSPACE when cap is too small;
+ *   LAPPS_ERR_NOMEM when SHA-1 could not run (OpenSSL out of memory). */
 lapps_ssize lapps__hs_response_101(char *out, size_t cap, const struct lapps__str *key,
                                    const char *protocol, const struct lapps__hs_extra *extra,
                                    size_t n_extra);
 
-/* Writes a complete error response for status 400, 403, 404, 426 (with
- * Sec-WebSocket-Version: 13), 431 or 503: status line, Content-Type, Content-Length,
- * Connection: close and a short text body. Returns the length, LAPPS_ERR_NOSPACE, or
- * LAPPS_ERR_INVAL for any other status. */
+/* Writes a complete error response for status 400, 403, 404, 426, 431 or 503: status
+ * line, Content-Type: text/plain, Content-Length, Connection: close and a short text
+ * body. 426 also carries "Sec-WebSocket-Version: 13" and, as RFC 7231 §6.5.15 and RFC
+ * 7230 §6.7 require, "Upgrade: websocket" with "Connection: close, Upgrade". Nothing is
+ * written past cap. Returns the length, LAPPS_ERR_NOSPACE, or LAPPS_ERR_INVAL for any
+ * other status. */
 lapps_ssize lapps__hs_response_error(char *out, size_t cap, int status);
 
 #endif /* LAPPS_WS_HANDSHAKE_H */
