@@ -1,6 +1,6 @@
 /* cpu.h — which SIMD instruction sets this CPU offers, detected once.
  *
- * The environment variable LAPPS_SIMD (scalar, sse2, avx2, avx512) caps the tier the
+ * The environment variable LAPPS_SIMD (scalar, sse2, sse4, avx2) caps the tier the
  * dispatchers choose, so the portable paths can be run and measured on any machine. */
 #ifndef LAPPS_UTIL_CPU_H
 #define LAPPS_UTIL_CPU_H

@@ -1,5 +1,8 @@
-/* mask.c — the portable payload (un)masking and the dispatch to the fastest one. */
-#include <pthread.h>
+/* mask.c — the portable payload (un)masking and the dispatch to the fastest one.
+ *
+ * The SIMD implementations live in mask-x86.c; which one runs is chosen on the first
+ * call (util/cpu.c, capped by $LAPPS_SIMD). */
+#include <stdatomic.h>
 #include <string.h>
 
 #include "util/cpu.h"
@@ -25,23 +28,34 @@ lapps__mask_scalar(uint8_t *p, size_t n, uint32_t key)
 
 const struct lapps__mask_impl lapps__mask_impls[] = {
     {"scalar", lapps__mask_scalar, 0},
+#if defined(__x86_64__) || defined(__i386__)
+    {"sse2", lapps__mask_sse2, LAPPS__CPU_SSE2},
+    {"avx2", lapps__mask_avx2, LAPPS__CPU_SSE2 | LAPPS__CPU_AVX2},
+#endif
     {NULL, NULL, 0},
 };
 
-static uint32_t (*best)(uint8_t *, size_t, uint32_t) = lapps__mask_scalar;
-static pthread_once_t best_once = PTHREAD_ONCE_INIT;
+static uint32_t resolve(uint8_t *p, size_t n, uint32_t key);
 
-static void
-choose(void)
+/* The implementation in use. It starts as resolve(), which replaces itself on the first
+ * call; threads racing there all store the same pointer. A relaxed atomic load is a
+ * plain load on every target we build for, so the hot path pays one indirect call. */
+static uint32_t (*_Atomic best)(uint8_t *, size_t, uint32_t) = resolve;
+
+static uint32_t
+resolve(uint8_t *p, size_t n, uint32_t key)
 {
+    uint32_t (*f)(uint8_t *, size_t, uint32_t) = lapps__mask_scalar;
+    /* The list is ordered slowest first, so the last usable entry wins. */
     for (const struct lapps__mask_impl *i = lapps__mask_impls; i->name; i++)
         if (lapps__cpu_has(i->needs))
-            best = i->mask;
+            f = i->mask;
+    atomic_store_explicit(&best, f, memory_order_relaxed);
+    return f(p, n, key);
 }
 
 uint32_t
 lapps__mask(uint8_t *p, size_t n, uint32_t key)
 {
-    pthread_once(&best_once, choose);
-    return best(p, n, key);
+    return atomic_load_explicit(&best, memory_order_relaxed)(p, n, key);
 }

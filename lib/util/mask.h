@@ -27,6 +27,12 @@ extern const struct lapps__mask_impl lapps__mask_impls[];
 
 uint32_t lapps__mask_scalar(uint8_t *p, size_t n, uint32_t key);
 
+#if defined(__x86_64__) || defined(__i386__)
+/* mask-x86.c */
+uint32_t lapps__mask_sse2(uint8_t *p, size_t n, uint32_t key);
+uint32_t lapps__mask_avx2(uint8_t *p, size_t n, uint32_t key);
+#endif
+
 /* The key rotated by n bytes (for the byte n positions further on). */
 static inline uint32_t
 lapps__mask_rotate(uint32_t key, size_t n)

@@ -39,7 +39,27 @@ struct lapps__utf8_impl {
  * a NULL name. Callers must check lapps__cpu_has(impl->needs) before calling one. */
 extern const struct lapps__utf8_impl lapps__utf8_impls[];
 
-/* The portable implementation; SIMD implementations use it for sequence boundaries. */
+/* The portable implementation; SIMD implementations use it for short inputs. */
 int lapps__utf8_validate_scalar(uint32_t *state, const uint8_t *p, size_t n);
+
+/* The scalar DFA, shared with the SIMD implementations so that they finish and begin
+ * characters exactly as it does. A state is a bit offset into a row: bits
+ * [state, state + 6) of lapps__utf8_dfa[byte] hold the state after that byte. The
+ * reject state is absorbing. Other states than LAPPS__UTF8_ACCEPT are opaque. */
+#define LAPPS__UTF8_REJECT 48u
+
+extern const uint64_t lapps__utf8_dfa[256];
+
+static inline uint32_t
+lapps__utf8_step(uint32_t state, uint8_t byte)
+{
+    return (uint32_t)(lapps__utf8_dfa[byte] >> state) & 63;
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+/* utf8-x86.c: the "lookup" algorithm of Keiser and Lemire on 16- and 32-byte vectors. */
+int lapps__utf8_validate_ssse3(uint32_t *state, const uint8_t *p, size_t n);
+int lapps__utf8_validate_avx2(uint32_t *state, const uint8_t *p, size_t n);
+#endif
 
 #endif /* LAPPS_UTIL_UTF8_H */
