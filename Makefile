@@ -7,7 +7,7 @@
 MESON_SETUP = meson setup --wrap-mode=nofallback
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS = frame handshake
-SOURCES = $(shell git ls-files '*.c' '*.h' '*.cpp' '*.h.in' 2>/dev/null)
+SOURCES = $(shell git ls-files '*.c' '*.h' '*.cpp' 2>/dev/null)
 
 .PHONY: all deps build test test-unit test-asan test-fuzz check-format format bench clean
 

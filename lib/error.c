@@ -11,8 +11,8 @@ lapps_strerror(int err)
     if (err == 0)
         return "success";
     switch (err) {
-#define LAPPS_ERR_TEXT_(name, value, text)                                                        \
-    case value:                                                                                   \
+#define LAPPS_ERR_TEXT_(name, value, text)                                                         \
+    case value:                                                                                    \
         return text;
         LAPPS_ERR_MAP(LAPPS_ERR_TEXT_)
 #undef LAPPS_ERR_TEXT_
@@ -32,8 +32,8 @@ lapps_err_name(int err)
     if (err == 0)
         return "OK";
     switch (err) {
-#define LAPPS_ERR_NAME_(name, value, text)                                                        \
-    case value:                                                                                   \
+#define LAPPS_ERR_NAME_(name, value, text)                                                         \
+    case value:                                                                                    \
         return "LAPPS_ERR_" #name;
         LAPPS_ERR_MAP(LAPPS_ERR_NAME_)
 #undef LAPPS_ERR_NAME_

@@ -15,18 +15,18 @@ extern "C" {
 
 /** The one list of liblapps error codes: X(name, value, description).
  *  It generates the enum below, lapps_strerror() and lapps_err_name(). */
-#define LAPPS_ERR_MAP(X)                                                                          \
-    X(INVAL, -5001, "invalid argument")                                                           \
-    X(AGAIN, -5002, "more input is needed")                                                       \
-    X(NOSPACE, -5003, "output buffer too small")                                                  \
-    X(PROTO, -5004, "WebSocket protocol violation")                                               \
-    X(UTF8, -5005, "invalid UTF-8 in a text message or close reason")                             \
-    X(TOO_BIG, -5006, "message larger than the configured limit")                                 \
-    X(HANDSHAKE, -5007, "malformed or refused WebSocket handshake")                               \
-    X(HEADER_TOO_BIG, -5008, "handshake request larger than the configured limit")                \
-    X(VERSION, -5009, "unsupported WebSocket version")                                            \
-    X(STATE, -5010, "operation not allowed in the current state")                                 \
-    X(FATAL, -5500, "fatal error")                                                                \
+#define LAPPS_ERR_MAP(X)                                                                           \
+    X(INVAL, -5001, "invalid argument")                                                            \
+    X(AGAIN, -5002, "more input is needed")                                                        \
+    X(NOSPACE, -5003, "output buffer too small")                                                   \
+    X(PROTO, -5004, "WebSocket protocol violation")                                                \
+    X(UTF8, -5005, "invalid UTF-8 in a text message or close reason")                              \
+    X(TOO_BIG, -5006, "message larger than the configured limit")                                  \
+    X(HANDSHAKE, -5007, "malformed or refused WebSocket handshake")                                \
+    X(HEADER_TOO_BIG, -5008, "handshake request larger than the configured limit")                 \
+    X(VERSION, -5009, "unsupported WebSocket version")                                             \
+    X(STATE, -5010, "operation not allowed in the current state")                                  \
+    X(FATAL, -5500, "fatal error")                                                                 \
     X(NOMEM, -5501, "out of memory")
 
 /** liblapps' own error codes (all negative). */

@@ -55,7 +55,7 @@ resolve(uint8_t *p, size_t n, uint32_t key)
 }
 
 uint32_t
-lapps__mask(uint8_t *p, size_t n, uint32_t key)
+lapps__mask_dispatch(uint8_t *p, size_t n, uint32_t key)
 {
     return atomic_load_explicit(&best, memory_order_relaxed)(p, n, key);
 }

@@ -9,10 +9,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
-/* XORs p[0..n) with the key; returns the key for what follows. Uses the fastest
- * implementation this CPU supports (chosen once). */
-uint32_t lapps__mask(uint8_t *p, size_t n, uint32_t key);
+/* The fastest implementation this CPU supports (chosen on the first call). */
+uint32_t lapps__mask_dispatch(uint8_t *p, size_t n, uint32_t key);
 
 /* One implementation of lapps__mask(); tests and benchmarks compare them. */
 struct lapps__mask_impl {
@@ -43,6 +43,41 @@ lapps__mask_rotate(uint32_t key, size_t n)
 #else
     return s ? (key << s) | (key >> (32 - s)) : key;
 #endif
+}
+
+/* XORs p[0..n) with the key; returns the key for what follows. Payloads of up to 16
+ * bytes (most chat and RPC messages) are done inline with two overlapping word stores,
+ * each computed from the original bytes, so the overlap is written twice with the same
+ * value; longer ones go to the fastest implementation. */
+static inline uint32_t
+lapps__mask(uint8_t *p, size_t n, uint32_t key)
+{
+    if (n > 16)
+        return lapps__mask_dispatch(p, n, key);
+    if (n >= 8) {
+        uint32_t kb = lapps__mask_rotate(key, n - 8);
+        uint64_t a, b, ka = (uint64_t)key << 32 | key, kb8 = (uint64_t)kb << 32 | kb;
+        memcpy(&a, p, 8);
+        memcpy(&b, p + n - 8, 8);
+        a ^= ka;
+        b ^= kb8;
+        memcpy(p, &a, 8);
+        memcpy(p + n - 8, &b, 8);
+    } else if (n >= 4) {
+        uint32_t a, b, kb = lapps__mask_rotate(key, n - 4);
+        memcpy(&a, p, 4);
+        memcpy(&b, p + n - 4, 4);
+        a ^= key;
+        b ^= kb;
+        memcpy(p, &a, 4);
+        memcpy(p + n - 4, &b, 4);
+    } else {
+        uint8_t k[4];
+        memcpy(k, &key, 4);
+        for (size_t i = 0; i < n; i++)
+            p[i] ^= k[i];
+    }
+    return lapps__mask_rotate(key, n);
 }
 
 #endif /* LAPPS_UTIL_MASK_H */

@@ -144,32 +144,8 @@ resolve(uint32_t *state, const uint8_t *p, size_t n)
     return f(state, p, n);
 }
 
-/* Whether p[0..n) is ASCII, for 1 <= n <= 24, with loads that may overlap. */
-static inline bool
-short_ascii(const uint8_t *p, size_t n)
-{
-    uint64_t w;
-    if (n >= 8) {
-        w = load64(p) | load64(p + n - 8);
-        if (n > 16)
-            w |= load64(p + 8);
-    } else if (n >= 4) {
-        uint32_t a, b;
-        memcpy(&a, p, 4);
-        memcpy(&b, p + n - 4, 4);
-        w = a | b;
-    } else {
-        w = p[0] | p[n / 2] | p[n - 1];
-    }
-    return !(w & HIGH_BITS);
-}
-
 int
-lapps__utf8_validate(uint32_t *state, const uint8_t *p, size_t n)
+lapps__utf8_validate_dispatch(uint32_t *state, const uint8_t *p, size_t n)
 {
-    /* Short ASCII text ("ping", a chat line, a small JSON object) is the most frequent
-     * message: answer it here, without the indirect call. */
-    if (n <= 24 && *state == ACCEPT && (n == 0 || short_ascii(p, n)))
-        return 0;
     return atomic_load_explicit(&best, memory_order_relaxed)(state, p, n);
 }

@@ -10,16 +10,51 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* The state at a character boundary; a zero-filled state is a fresh validator. */
 #define LAPPS__UTF8_ACCEPT 0u
+
+/* The fastest implementation this CPU supports (chosen on the first call). */
+int lapps__utf8_validate_dispatch(uint32_t *state, const uint8_t *p, size_t n);
+
+/* Whether p[0..n) is ASCII, for 1 <= n <= 24, with loads that may overlap. */
+static inline bool
+lapps__utf8_short_ascii(const uint8_t *p, size_t n)
+{
+    uint64_t w, x;
+    if (n >= 8) {
+        memcpy(&w, p, 8);
+        memcpy(&x, p + n - 8, 8);
+        w |= x;
+        if (n > 16) {
+            memcpy(&x, p + 8, 8);
+            w |= x;
+        }
+    } else if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, p, 4);
+        memcpy(&b, p + n - 4, 4);
+        w = a | b;
+    } else {
+        w = p[0] | p[n / 2] | p[n - 1];
+    }
+    return !(w & 0x8080808080808080ull);
+}
 
 /* Validates p[0..n) as the continuation of the text that left *state.
  * Returns 0 when every byte can still be part of valid UTF-8 (the text may end inside
  * a multi-byte sequence: check lapps__utf8_complete() at the end of the message), or
  * LAPPS_ERR_UTF8 as soon as one cannot; *state is then meaningless.
- * Uses the fastest implementation this CPU supports (chosen once). */
-int lapps__utf8_validate(uint32_t *state, const uint8_t *p, size_t n);
+ * Short ASCII text ("ping", a chat line, a small JSON object) is the most frequent
+ * message: it is answered inline; the rest goes to the fastest implementation. */
+static inline int
+lapps__utf8_validate(uint32_t *state, const uint8_t *p, size_t n)
+{
+    if (n <= 24 && *state == LAPPS__UTF8_ACCEPT && (n == 0 || lapps__utf8_short_ascii(p, n)))
+        return 0;
+    return lapps__utf8_validate_dispatch(state, p, n);
+}
 
 /* Whether a validated text ended on a character boundary. */
 static inline bool

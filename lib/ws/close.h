@@ -16,13 +16,12 @@ bool lapps__close_code_valid(unsigned code);
  * UTF-8 reason. Returns 0 with *code and the reason view filled, LAPPS_ERR_PROTO (a
  * 1-byte payload or a code that may not be sent: answer 1002) or LAPPS_ERR_UTF8 (answer
  * 1007). */
-int lapps__close_parse(const uint8_t *payload, size_t len, uint16_t *code,
-                       const uint8_t **reason, size_t *reason_len);
+int lapps__close_parse(const uint8_t *payload, size_t len, uint16_t *code, const uint8_t **reason,
+                       size_t *reason_len);
 
 /* Builds our close payload: the code and as much of the reason as fits in 123 bytes,
  * cut on a UTF-8 character boundary. Returns the payload length (0 for code 1005:
  * an empty close). The reason must be valid UTF-8 (the caller checks it). */
-size_t lapps__close_payload(uint8_t out[125], uint16_t code, const char *reason,
-                            size_t reason_len);
+size_t lapps__close_payload(uint8_t out[125], uint16_t code, const char *reason, size_t reason_len);
 
 #endif /* LAPPS_WS_CLOSE_H */

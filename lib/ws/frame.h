@@ -49,13 +49,13 @@ struct lapps__frame_parser {
     bool client;          /* true: parse a server's frames (unmasked) instead of a client's */
 
     /* Private state. */
-    uint64_t remaining; /* payload bytes still to come in the current data frame */
-    uint64_t msg_len;   /* payload bytes of the current message so far */
-    uint32_t key;       /* masking key, rotated for the next payload byte */
-    uint32_t utf8;      /* UTF-8 validator state of the current text message */
-    uint8_t msg_op;     /* LAPPS__OP_TEXT/BINARY while a message is open, else 0 */
-    uint8_t in_frame;   /* 1 while a data frame's payload is being delivered */
-    uint8_t fin;        /* the current data frame ends its message */
+    uint64_t remaining;  /* payload bytes still to come in the current data frame */
+    uint64_t msg_len;    /* payload bytes of the current message so far */
+    uint32_t key;        /* masking key, rotated for the next payload byte */
+    uint32_t utf8;       /* UTF-8 validator state of the current text message */
+    uint8_t msg_op;      /* LAPPS__OP_TEXT/BINARY while a message is open, else 0 */
+    uint8_t in_frame;    /* 1 while a data frame's payload is being delivered */
+    uint8_t fin;         /* the current data frame ends its message */
     uint8_t piece_first; /* the next piece is the first of its message */
     uint16_t close_code; /* after an error: the close code to send */
 };
@@ -67,15 +67,15 @@ enum lapps__frame_event_kind {
 };
 
 struct lapps__frame_event {
-    uint8_t kind;   /* enum lapps__frame_event_kind */
-    uint8_t opcode; /* DATA: the message's opcode (TEXT/BINARY), also for continuation
-                       frames; CONTROL: CLOSE/PING/PONG */
-    bool first;     /* DATA: the first piece of the message */
-    bool last;      /* DATA: the last piece of the message */
-    bool frame_end; /* DATA: this piece ends a frame */
-    uint8_t *data;  /* the piece (DATA) or the whole payload (CONTROL), unmasked, in the */
-    size_t len;     /* caller's buffer */
-    uint16_t close_code;  /* CLOSE: the peer's code, 1005 when its payload was empty */
+    uint8_t kind;          /* enum lapps__frame_event_kind */
+    uint8_t opcode;        /* DATA: the message's opcode (TEXT/BINARY), also for continuation
+                              frames; CONTROL: CLOSE/PING/PONG */
+    bool first;            /* DATA: the first piece of the message */
+    bool last;             /* DATA: the last piece of the message */
+    bool frame_end;        /* DATA: this piece ends a frame */
+    uint8_t *data;         /* the piece (DATA) or the whole payload (CONTROL), unmasked, in the */
+    size_t len;            /* caller's buffer */
+    uint16_t close_code;   /* CLOSE: the peer's code, 1005 when its payload was empty */
     const uint8_t *reason; /* CLOSE: the peer's reason (valid UTF-8), may be empty */
     size_t reason_len;
 };

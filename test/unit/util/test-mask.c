@@ -215,3 +215,23 @@ Test(mask, masking_twice_restores_and_dispatcher_agrees)
         usable += lapps__cpu_has(im->needs);
     cr_assert_geq(usable, expected_impls());
 }
+
+Test(mask, inline_entry_point_at_every_short_length_against_a_guard_page)
+{
+    /* lapps__mask() does payloads up to 16 bytes itself, with overlapping word stores:
+     * every length, rotation and end-of-page placement must still equal the reference. */
+    for (size_t n = 0; n <= 40; n++) {
+        for (size_t r = 0; r < 4; r++) {
+            uint8_t in[40], want[40];
+            fill(in, n);
+            uint32_t key = rnd();
+            uint32_t rk = ref_rotate(key, r);
+            memcpy(want, in, n);
+            ref_mask(want, n, rk);
+            uint8_t *g = guard_copy(in, n);
+            cr_assert_eq(lapps__mask(g, n, rk), ref_rotate(key, r + n), "n %zu r %zu", n, r);
+            cr_assert_eq(memcmp(g, want, n), 0, "n %zu r %zu", n, r);
+            guard_free(g);
+        }
+    }
+}

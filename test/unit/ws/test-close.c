@@ -31,7 +31,9 @@ Test(close, parse_against_a_guard_page)
     } cases[] = {
         {"", 0, 0, 1005, 0},
         {"\x03\xe8", 2, 0, 1000, 0},
-        {"\x0b\xb8" "ok", 4, 0, 3000, 2},
+        {"\x0b\xb8"
+         "ok",
+         4, 0, 3000, 2},
         {"\x03", 1, LAPPS_ERR_PROTO, 0, 0},
         {"\x03\xee", 2, LAPPS_ERR_PROTO, 0, 0}, /* 1006 */
         {"\x13\x88", 2, LAPPS_ERR_PROTO, 0, 0}, /* 5000 */
@@ -65,7 +67,10 @@ Test(close, our_payload_keeps_the_reason_whole_characters)
     /* 122 ASCII bytes then a 3-byte character: only 122 bytes of reason fit whole. */
     char r[200];
     memset(r, 'a', 122);
-    memcpy(r + 122, "\xe2\x82\xac" "tail", 7);
+    memcpy(r + 122,
+           "\xe2\x82\xac"
+           "tail",
+           7);
     n = lapps__close_payload(out, 1000, r, 129);
     cr_assert_eq(n, 2 + 122);
     /* Exactly 123 bytes of ASCII fit. */

@@ -29,8 +29,8 @@ static void
 put_frame(struct wire *w, unsigned b0, const void *payload, size_t len, bool unmasked)
 {
     uint8_t h[LAPPS__FRAME_MAX_HEADER];
-    size_t hn = lapps__frame_header(h, (uint8_t)(b0 & 0x0F), b0 & 0x80, len,
-                                    unmasked ? NULL : test_key);
+    size_t hn =
+        lapps__frame_header(h, (uint8_t)(b0 & 0x0F), b0 & 0x80, len, unmasked ? NULL : test_key);
     h[0] = (uint8_t)b0; /* keep RSV bits the test asked for */
     cr_assert_leq(w->n + hn + len, sizeof w->b);
     memcpy(w->b + w->n, h, hn);
@@ -119,8 +119,8 @@ on_event(struct feeder *f, const struct lapps__frame_event *ev)
             for (size_t i = 0; i < f->msg_len; i++)
                 h = (h ^ f->msg[i]) * 16777619u;
             char tag[64];
-            snprintf(tag, sizeof tag, "%s %zu #%08x", ev->opcode == 1 ? "TEXT" : "BIN",
-                     f->msg_len, h);
+            snprintf(tag, sizeof tag, "%s %zu #%08x", ev->opcode == 1 ? "TEXT" : "BIN", f->msg_len,
+                     h);
             tr_add(&f->t, tag, NULL, 0);
         } else {
             tr_add(&f->t, ev->opcode == 1 ? "TEXT:" : "BIN:", f->msg, f->msg_len);
@@ -170,8 +170,7 @@ feed(struct feeder *f, const uint8_t *chunk, size_t n)
         off += (size_t)r;
     }
     f->carry_n = total - off;
-    cr_assert_leq(f->carry_n, sizeof f->carry, "the parser left %zu bytes unconsumed",
-                  f->carry_n);
+    cr_assert_leq(f->carry_n, sizeof f->carry, "the parser left %zu bytes unconsumed", f->carry_n);
     memcpy(f->carry, buf + off, f->carry_n);
     guard_free(buf);
     return true;
@@ -248,8 +247,8 @@ Test(frame, rfc_unmasked_text_from_a_client_is_refused)
 
 Test(frame, rfc_unmasked_text_from_a_server_is_read_by_a_client_parser)
 {
-    static const uint8_t b[] = {0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x01, 0x03, 0x48,
-                                0x65, 0x6c, 0x80, 0x02, 0x6c, 0x6f};
+    static const uint8_t b[] = {0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x01,
+                                0x03, 0x48, 0x65, 0x6c, 0x80, 0x02, 0x6c, 0x6f};
     struct wire w = {.n = 0};
     put_raw(&w, b, sizeof b);
     struct transcript t = feed_all(&w, 0, true);
@@ -317,7 +316,10 @@ Test(frame, control_frames_between_fragments)
     put_frame(&w, FIN | 0x9, "p1", 2, false);
     put_frame(&w, 0x00, "\x03", 1, false);
     put_frame(&w, FIN | 0xA, "", 0, false);
-    put_frame(&w, FIN | 0x8, "\x03\xe8" "bye", 5, false);
+    put_frame(&w, FIN | 0x8,
+              "\x03\xe8"
+              "bye",
+              5, false);
     put_frame(&w, FIN | 0x00, "\x04", 1, false);
     expect(&w, "PING:p1|PONG:|CLOSE 1000:bye|BIN:\\01\\02\\03\\04|");
 }
@@ -507,12 +509,18 @@ Test(frame, close_payloads)
     } cases[] = {
         {"", 0, "CLOSE 1005:|"},
         {"\x03\xe8", 2, "CLOSE 1000:|"},
-        {"\x03\xe8" "fine", 6, "CLOSE 1000:fine|"},
-        {"\x0f\xa0" "\xce\xba", 4, "CLOSE 4000:\\ce\\ba|"},
+        {"\x03\xe8"
+         "fine",
+         6, "CLOSE 1000:fine|"},
+        {"\x0f\xa0"
+         "\xce\xba",
+         4, "CLOSE 4000:\\ce\\ba|"},
         {"\x03", 1, "ERR 1002|"},
-        {"\x03\xed", 2, "ERR 1002|"},       /* 1005 */
-        {"\x03\xe9" "x", 3, "ERR 1002|"},   /* 1001 is fine... */
-        {"\x03\xe8\xff", 3, "ERR 1007|"},   /* bad reason */
+        {"\x03\xed", 2, "ERR 1002|"}, /* 1005 */
+        {"\x03\xe9"
+         "x",
+         3, "ERR 1002|"},                     /* 1001 is fine... */
+        {"\x03\xe8\xff", 3, "ERR 1007|"},     /* bad reason */
         {"\x03\xe8\xe2\x82", 4, "ERR 1007|"}, /* truncated reason */
     };
     cases[6].want = "CLOSE 1001:x|";
@@ -552,8 +560,13 @@ Test(frame, header_encoder_lengths)
         uint64_t len;
         size_t hlen;
         uint8_t b1;
-    } cases[] = {{0, 2, 0},       {125, 2, 125},     {126, 4, 126},    {65535, 4, 126},
-                 {65536, 10, 127}, {1ull << 32, 10, 127}, {(1ull << 63) - 1, 10, 127}};
+    } cases[] = {{0, 2, 0},
+                 {125, 2, 125},
+                 {126, 4, 126},
+                 {65535, 4, 126},
+                 {65536, 10, 127},
+                 {1ull << 32, 10, 127},
+                 {(1ull << 63) - 1, 10, 127}};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         uint8_t h[LAPPS__FRAME_MAX_HEADER];
         size_t n = lapps__frame_header(h, LAPPS__OP_BINARY, true, cases[i].len, NULL);
