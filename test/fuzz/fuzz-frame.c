@@ -13,6 +13,8 @@
 
 #include "ws/frame.h"
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 struct digest {
     uint64_t h;
     uint64_t events;
