@@ -17,7 +17,7 @@ extern "C" {
  *  It generates the enum below, lapps_strerror() and lapps_err_name(). */
 #define LAPPS_ERR_MAP(X)                                                                           \
     X(INVAL, -5001, "invalid argument")                                                            \
-    X(AGAIN, -5002, "more input is needed")                                                        \
+    X(AGAIN, -5002, "try again: more input is needed, or a queue is full")                         \
     X(NOSPACE, -5003, "output buffer too small")                                                   \
     X(PROTO, -5004, "WebSocket protocol violation")                                                \
     X(UTF8, -5005, "invalid UTF-8 in a text message or close reason")                              \
@@ -26,6 +26,8 @@ extern "C" {
     X(HEADER_TOO_BIG, -5008, "handshake request larger than the configured limit")                 \
     X(VERSION, -5009, "unsupported WebSocket version")                                             \
     X(STATE, -5010, "operation not allowed in the current state")                                  \
+    X(NOT_FOUND, -5011, "no such connection")                                                      \
+    X(LIMIT, -5012, "outbound limit reached: the connection is being closed")                      \
     X(FATAL, -5500, "fatal error")                                                                 \
     X(NOMEM, -5501, "out of memory")
 

@@ -1,0 +1,150 @@
+/* lappsd — the liblapps server. With no arguments it serves the built-in echo service
+ * at ws://127.0.0.1:5083/echo. `-c DIR` reads DIR/ws.json (LAppS's server file): `ip`,
+ * `port` and `workers.workers` for now; the full configuration comes later.
+ * SIGINT, SIGTERM and SIGQUIT stop it gracefully; SIGPIPE cannot happen (the library
+ * sends with MSG_NOSIGNAL); log lines go to stderr. */
+#include <errno.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <lapps/lapps.h>
+
+struct config {
+    char ip[64];
+    int port;
+    int workers; /* -1: one per CPU */
+};
+
+static lapps_server *server;
+
+static void
+log_line(lapps_log_level level, const char *msg, void *user_data)
+{
+    static const char *names[] = {"error", "warn", "info", "debug"};
+    (void)user_data;
+    time_t t = time(NULL);
+    struct tm tm;
+    char when[32];
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", gmtime_r(&t, &tm));
+    fprintf(stderr, "%s lappsd %s: %s\n", when, names[level], msg);
+}
+
+static void
+on_signal(int sig)
+{
+    (void)sig;
+    lapps_server_stop(server); /* async-signal-safe */
+}
+
+static int
+echo(lapps_conn *conn, const lapps_message *msg, void *user_data)
+{
+    (void)user_data;
+    return lapps_conn_send(conn, msg->opcode, msg->data, msg->len) == 0 ? 0 : -1;
+}
+
+/* Reads DIR/ws.json over the defaults; a missing file keeps them. Returns 0, or 2 after
+ * saying what is wrong. */
+static int
+read_config(const char *dir, struct config *cfg)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/ws.json", dir);
+    if (access(path, F_OK) != 0) {
+        fprintf(stderr, "lappsd: %s not found: using the defaults\n", path);
+        return 0;
+    }
+    json_error_t err;
+    json_t *root = json_load_file(path, 0, &err);
+    if (!root || !json_is_object(root)) {
+        fprintf(stderr, "lappsd: %s:%d: %s\n", path, err.line,
+                root ? "expected an object" : err.text);
+        json_decref(root);
+        return 2;
+    }
+    json_t *ip = json_object_get(root, "ip"), *port = json_object_get(root, "port");
+    json_t *workers = json_object_get(json_object_get(root, "workers"), "workers");
+    int rv = 0;
+    if (ip && (!json_is_string(ip) || strlen(json_string_value(ip)) >= sizeof cfg->ip)) {
+        fprintf(stderr, "lappsd: %s: ip: expected an address string\n", path);
+        rv = 2;
+    } else if (ip) {
+        strcpy(cfg->ip, json_string_value(ip));
+    }
+    if (port && (!json_is_integer(port) || json_integer_value(port) < 0 ||
+                 json_integer_value(port) > 65535)) {
+        fprintf(stderr, "lappsd: %s: port: expected an integer 0-65535\n", path);
+        rv = 2;
+    } else if (port) {
+        cfg->port = (int)json_integer_value(port);
+    }
+    if (workers && (!json_is_integer(workers) || json_integer_value(workers) < 1 ||
+                    json_integer_value(workers) > 256)) {
+        fprintf(stderr, "lappsd: %s: workers.workers: expected an integer 1-256\n", path);
+        rv = 2;
+    } else if (workers) {
+        cfg->workers = (int)json_integer_value(workers);
+    }
+    json_decref(root);
+    return rv;
+}
+
+static int
+fail(const char *what, int rv)
+{
+    fprintf(stderr, "lappsd: %s: %s\n", what, lapps_strerror(rv));
+    return rv == LAPPS_ERR_INVAL ? 2 : 1;
+}
+
+int
+main(int argc, char **argv)
+{
+    struct config cfg = {"127.0.0.1", 5083, -1};
+    int opt, rv;
+    while ((opt = getopt(argc, argv, "c:h")) != -1) {
+        if (opt == 'c' && (rv = read_config(optarg, &cfg)) != 0)
+            return rv;
+        if (opt != 'c') {
+            fprintf(stderr, "usage: lappsd [-c CONFIG_DIR]\n");
+            return opt == 'h' ? 0 : 2;
+        }
+    }
+    lapps_opts *opts;
+    lapps_service *svc;
+    if ((rv = lapps_opts_new(&opts)) != 0)
+        return fail("options", rv);
+    if ((cfg.workers > 0 && (rv = lapps_opts_set_workers(opts, (unsigned)cfg.workers)) != 0) ||
+        (rv = lapps_opts_add_listener(opts, cfg.ip, (uint16_t)cfg.port, NULL)) != 0 ||
+        (rv = lapps_opts_set_log(opts, log_line, LAPPS_LOG_INFO, NULL)) != 0)
+        return fail("options", rv);
+    if ((rv = lapps_server_new(&server, opts)) != 0)
+        return fail(cfg.ip, rv);
+    lapps_opts_free(opts);
+    if ((rv = lapps_service_new(&svc, "echo", "/echo")) != 0 ||
+        (rv = lapps_service_set_max_message_size(svc, 16u << 20)) != 0 ||
+        (rv = lapps_service_set_callbacks(svc, NULL, NULL, echo, NULL, NULL, NULL)) != 0 ||
+        (rv = lapps_service_register(server, svc)) != 0)
+        return fail("echo service", rv);
+    lapps_service_free(svc);
+
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGQUIT, &sa, NULL);
+    signal(SIGHUP, SIG_IGN);
+
+    fprintf(stderr, "lappsd %s: ws://%s:%u/echo\n", lapps_version(0)->version_str, cfg.ip,
+            lapps_server_port(server, 0));
+    rv = lapps_server_run(server);
+    lapps_server_free(server);
+    if (rv != 0)
+        return fail("run", rv);
+    fprintf(stderr, "lappsd: stopped\n");
+    return 0;
+}

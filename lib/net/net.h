@@ -1,0 +1,250 @@
+/* net.h — the server's internal structures: workers, connections, services and the
+ * messages that cross threads. Shared by lib/net/ and lib/server.c only. */
+#ifndef LAPPS_NET_NET_H
+#define LAPPS_NET_NET_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include <lapps/error.h>
+#include <lapps/server.h>
+
+#include "util/mpsc.h"
+#include "util/timer.h"
+#include "ws/frame.h"
+#include "ws/handshake.h"
+
+#define LAPPS__MAX_WORKERS   256u
+#define LAPPS__MAX_LISTENERS 16u
+#define LAPPS__READ_BUF      (64u << 10) /* one worker's read buffer */
+#define LAPPS__CORK_BUF      (64u << 10) /* replies corked during one read */
+#define LAPPS__INBOX_SIZE    4096u       /* cross-thread messages waiting per worker */
+
+/* Connection ids: worker (8 bits) | slot (24 bits) | generation (14 bits), below 2^46. */
+#define LAPPS__ID_GEN_BITS  14u
+#define LAPPS__ID_SLOT_BITS 24u
+#define LAPPS__ID_GEN_MASK  ((1u << LAPPS__ID_GEN_BITS) - 1)
+#define LAPPS__ID_SLOT_MASK ((1u << LAPPS__ID_SLOT_BITS) - 1)
+
+struct lapps_opts {
+    unsigned workers;
+    size_t n_listeners;
+    struct {
+        char addr[64];
+        uint16_t port;
+    } listeners[LAPPS__MAX_LISTENERS];
+    size_t max_connections; /* per worker */
+    size_t max_message;
+    size_t max_outbound;
+    size_t max_handshake;
+    uint32_t handshake_ms, close_ms, idle_ms, ping_ms;
+    lapps_log_fn log_fn;
+    lapps_log_level log_level;
+    void *log_user_data;
+};
+
+struct lapps_service {
+    char *name;
+    char *target;
+    lapps_protocol protocol;
+    unsigned instances; /* 0: every worker */
+    size_t max_message; /* 0: the server's */
+    lapps_on_start_fn on_start;
+    lapps_on_open_fn on_open;
+    lapps_on_message_fn on_message;
+    lapps_on_drain_fn on_drain;
+    lapps_on_close_fn on_close;
+    lapps_on_shutdown_fn on_shutdown;
+    void *user_data;
+    /* set at registration */
+    size_t index;
+    size_t target_len;
+    unsigned *hosts; /* the workers with an instance, n_hosts of them */
+    unsigned n_hosts;
+    atomic_uint next_host; /* round-robin for hand-over */
+};
+
+struct lapps_instance {
+    struct lapps_service *svc;
+    struct lapps__worker *w;
+    void *data;
+    bool started;
+};
+
+/* A chunk of queued output. */
+struct lapps__chunk {
+    struct lapps__chunk *next;
+    uint32_t off, len, cap;
+    uint8_t data[];
+};
+
+enum lapps__conn_state {
+    CONN_HANDSHAKE, /* reading the HTTP request */
+    CONN_OPEN,      /* frames flow both ways */
+    CONN_CLOSING,   /* we sent a close frame; waiting for the peer's */
+    CONN_DRAINING,  /* the close handshake is over (or failed): FIN sent, reading to EOF */
+    CONN_DEAD,      /* to be freed at the end of the current event */
+};
+
+enum {
+    CF_OPENED = 1u << 0,      /* on_open ran: on_close is owed */
+    CF_EPOLLOUT = 1u << 1,    /* EPOLLOUT is armed */
+    CF_CLOSE_SENT = 1u << 2,  /* our close frame is queued or sent */
+    CF_SHUT_WR = 1u << 3,     /* FIN to send once the output is flushed */
+    CF_WANT_DRAIN = 1u << 4,  /* on_drain is owed once output falls below half the limit */
+    CF_PING_OUT = 1u << 5,    /* a keep-alive ping waits for any frame from the peer */
+    CF_IN_BATCH = 1u << 6,    /* its input is being handled: sends are corked */
+};
+
+/* Handshake state kept only while a request spans several reads. */
+struct lapps__hs_state {
+    struct lapps__hs_parser parser;
+    struct lapps__hs_request req;
+    size_t len;
+    char buf[]; /* max_handshake bytes */
+};
+
+struct lapps_conn {
+    int fd;
+    uint8_t state;
+    uint8_t flags;
+    uint8_t close_reason; /* lapps_close_reason, set by the first close event */
+    uint8_t carry_len;    /* unconsumed frame bytes kept between reads (<= 139) */
+    uint16_t close_code;
+    uint32_t slot;
+    uint16_t gen;
+    uint32_t last_rx; /* worker clock (ms, truncated) of the last frame from the peer */
+    struct lapps__worker *w;
+    struct lapps_instance *inst; /* NULL during the handshake */
+    struct lapps__frame_parser fp;
+    struct lapps__timer timer;
+    struct lapps__hs_state *hs; /* during a handshake spread over reads */
+    uint8_t *carry;             /* 139 bytes while carry_len > 0 */
+    uint8_t *msg;               /* a fragmented message being assembled */
+    size_t msg_len, msg_cap;
+    struct lapps__chunk *out_head, *out_tail;
+    size_t out_bytes;
+    char *query;
+    void *user_data;
+};
+
+/* What crosses threads through a worker's inbox. */
+enum lapps__post_kind {
+    POST_SEND,    /* lapps_send() */
+    POST_CLOSE,   /* lapps_close() */
+    POST_ADOPT,   /* a connection handed over after its handshake */
+};
+
+struct lapps__post {
+    uint8_t kind;
+    uint8_t opcode;
+    uint16_t code;
+    uint64_t id;
+    /* POST_ADOPT */
+    int fd;
+    struct lapps_service *svc;
+    char *query;
+    /* payload: message (SEND), reason (CLOSE), bytes after the request (ADOPT) */
+    size_t len;
+    uint8_t data[];
+};
+
+struct lapps__stats {
+    _Atomic uint64_t connections, accepted, handshakes_failed, messages_in, messages_out,
+        bytes_in, bytes_out, reads, writes, handed_over;
+};
+
+/* One writer per counter (its worker): a relaxed load and store, not a locked add. */
+#define STAT_ADD(w, field, n)                                                                \
+    atomic_store_explicit(&(w)->stats.field,                                                  \
+                          atomic_load_explicit(&(w)->stats.field, memory_order_relaxed) + (n), \
+                          memory_order_relaxed)
+
+struct lapps__worker {
+    struct lapps_server *srv;
+    unsigned index;
+    int epfd;
+    int wakefd;  /* eventfd: the inbox has posts, or the server stops */
+    int timerfd; /* embedded mode only: the timer wheel's next expiry */
+    int listen_fds[LAPPS__MAX_LISTENERS];
+    pthread_t thread;
+    bool has_thread;
+    bool stopping;     /* graceful stop begun */
+    bool stopped;      /* loop finished */
+    uint64_t now_ms;
+    uint64_t stop_deadline;
+    struct lapps__wheel wheel;
+    struct lapps__mpsc inbox;
+    struct lapps_conn **conns;   /* by slot */
+    _Atomic uint32_t *slot_live; /* by slot: gen << 1 | open, read by other threads */
+    uint32_t *free_slots;        /* FIFO of free slots, oldest first */
+    size_t free_head, free_count, n_slots;
+    size_t n_conns; /* connections in any state */
+    struct lapps_instance **instances; /* by service index; NULL when not hosted here */
+    uint8_t *rbuf;  /* LAPPS__READ_BUF + carry room */
+    uint8_t *cork;  /* LAPPS__CORK_BUF */
+    size_t cork_len;
+    struct lapps_conn *cork_conn;
+    struct lapps_conn **dead; /* freed at the end of the event */
+    size_t n_dead;
+    struct lapps__hs_request hs_req; /* scratch for requests that arrive in one read */
+    struct lapps__stats stats;
+};
+
+struct lapps_server {
+    struct lapps_opts opts;
+    struct lapps_service **services;
+    size_t n_services;
+    struct lapps__worker *workers;
+    unsigned n_workers; /* 1 in embedded mode */
+    bool embedded;
+    uint16_t ports[LAPPS__MAX_LISTENERS];
+    atomic_int state; /* 0 new, 1 running, 2 stopping, 3 stopped */
+    atomic_uint running_workers;
+    pthread_mutex_t lock; /* start-up and run() waiting */
+    pthread_cond_t cond;
+    int start_error;
+    unsigned started_workers;
+};
+
+/* server.c */
+void lapps__log(struct lapps_server *srv, lapps_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* listen.c */
+int lapps__listen_probe(const char *addr, uint16_t port, uint16_t *bound);
+int lapps__listen_open(const char *addr, uint16_t port);
+
+/* worker.c */
+int lapps__worker_init(struct lapps__worker *w, struct lapps_server *srv, unsigned index);
+void lapps__worker_free(struct lapps__worker *w);
+int lapps__worker_start_instances(struct lapps__worker *w);
+void lapps__worker_loop_once(struct lapps__worker *w, int timeout_ms);
+void *lapps__worker_main(void *arg);
+void lapps__worker_wake(struct lapps__worker *w);
+int lapps__worker_post(struct lapps__worker *w, struct lapps__post *post);
+uint64_t lapps__now_ms(void);
+
+/* conn.c */
+void lapps__conn_accept(struct lapps__worker *w, int fd);
+void lapps__conn_adopt(struct lapps__worker *w, struct lapps__post *post);
+void lapps__conn_on_event(struct lapps_conn *c, uint32_t events);
+void lapps__conn_on_timer(struct lapps__timer *t, void *arg);
+void lapps__conn_begin_close(struct lapps_conn *c, uint16_t code, const char *reason,
+                             size_t reason_len, lapps_close_reason why);
+void lapps__conn_abort(struct lapps_conn *c, lapps_close_reason why, uint16_t code);
+void lapps__conn_reap(struct lapps__worker *w);
+struct lapps_conn *lapps__conn_by_id(struct lapps__worker *w, uint64_t id);
+
+/* output.c */
+int lapps__out_send(struct lapps_conn *c, uint8_t opcode, const void *data, size_t len);
+int lapps__out_raw(struct lapps_conn *c, const void *data, size_t len);
+void lapps__out_flush(struct lapps_conn *c);
+void lapps__out_uncork(struct lapps__worker *w);
+void lapps__out_free(struct lapps_conn *c);
+
+#endif /* LAPPS_NET_NET_H */

@@ -1,0 +1,245 @@
+/* output.c — the write path of a connection.
+ *
+ * A send goes straight to the socket when nothing is queued (one sendmsg of header and
+ * payload, MSG_NOSIGNAL so the host never sees SIGPIPE); only what the kernel does not
+ * take is copied into the connection's queue, and EPOLLOUT is armed only while that
+ * queue is not empty. While the worker handles one read of a connection, that
+ * connection's sends are corked instead: copied into the worker's cork buffer and sent
+ * together when the read is handled, so a client that pipelines eight requests gets its
+ * eight replies in one system call. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include "net/net.h"
+
+#define CHUNK_MIN 4096u
+
+static void
+set_epollout(struct lapps_conn *c, bool on)
+{
+    if (!!(c->flags & CF_EPOLLOUT) == on)
+        return;
+    struct epoll_event ev = {.events = EPOLLIN | (on ? EPOLLOUT : 0), .data.ptr = c};
+    if (epoll_ctl(c->w->epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
+        c->flags ^= CF_EPOLLOUT;
+}
+
+/* Copies bytes to the end of the queue. */
+static int
+enqueue(struct lapps_conn *c, const struct iovec *iov, int n)
+{
+    for (int i = 0; i < n; i++) {
+        const uint8_t *p = iov[i].iov_base;
+        size_t len = iov[i].iov_len;
+        while (len) {
+            struct lapps__chunk *t = c->out_tail;
+            if (!t || t->off + t->len == t->cap) {
+                size_t cap = len > CHUNK_MIN ? len : CHUNK_MIN;
+                t = malloc(sizeof *t + cap);
+                if (!t)
+                    return LAPPS_ERR_NOMEM;
+                t->next = NULL;
+                t->off = t->len = 0;
+                t->cap = (uint32_t)cap;
+                if (c->out_tail)
+                    c->out_tail->next = t;
+                else
+                    c->out_head = t;
+                c->out_tail = t;
+            }
+            size_t room = t->cap - t->off - t->len;
+            size_t k = len < room ? len : room;
+            memcpy(t->data + t->off + t->len, p, k);
+            t->len += (uint32_t)k;
+            c->out_bytes += k;
+            p += k;
+            len -= k;
+        }
+    }
+    return 0;
+}
+
+/* Writes iov to the socket; returns bytes written (possibly 0), or -1 when the
+ * connection failed (it is then aborted). */
+static ssize_t
+write_iov(struct lapps_conn *c, struct iovec *iov, int n)
+{
+    struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+    ssize_t w;
+    do {
+        w = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+    } while (w < 0 && errno == EINTR);
+    STAT_ADD(c->w, writes, 1);
+    if (w >= 0) {
+        STAT_ADD(c->w, bytes_out, (uint64_t)w);
+        return w;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK)
+        return 0;
+    lapps__conn_abort(c, LAPPS_CLOSED_DROPPED, 1006);
+    return -1;
+}
+
+/* Sends iov now if nothing is queued, queueing what the kernel does not take. */
+static int
+send_or_queue(struct lapps_conn *c, struct iovec *iov, int n)
+{
+    if (c->state == CONN_DEAD)
+        return LAPPS_ERR_STATE;
+    if (!c->out_head) {
+        ssize_t w = write_iov(c, iov, n);
+        if (w < 0)
+            return LAPPS_ERR_STATE;
+        size_t left = (size_t)w;
+        while (n > 0 && left >= iov[0].iov_len) {
+            left -= iov[0].iov_len;
+            iov++;
+            n--;
+        }
+        if (n == 0)
+            return 0;
+        iov[0].iov_base = (uint8_t *)iov[0].iov_base + left;
+        iov[0].iov_len -= left;
+    }
+    int rv = enqueue(c, iov, n);
+    if (rv == 0)
+        set_epollout(c, true);
+    return rv;
+}
+
+static int
+check_limit(struct lapps_conn *c, size_t add)
+{
+    size_t limit = c->w->srv->opts.max_outbound;
+    size_t queued = c->out_bytes + (c->w->cork_conn == c ? c->w->cork_len : 0);
+    /* A message is always taken when nothing waits (so one message of any size can be
+     * sent); otherwise what waits plus the message must stay within the limit. */
+    if (queued && queued + add > limit) {
+        lapps__log(c->w->srv, LAPPS_LOG_INFO, "connection %u: outbound limit reached, closing",
+                   c->slot);
+        lapps__conn_abort(c, LAPPS_CLOSED_OUTBOUND, 1008);
+        return LAPPS_ERR_LIMIT;
+    }
+    if (queued + add > limit / 2)
+        c->flags |= CF_WANT_DRAIN;
+    return 0;
+}
+
+/* Sends what the cork holds; the connection stays corked. */
+static void
+flush_cork(struct lapps__worker *w)
+{
+    struct lapps_conn *c = w->cork_conn;
+    size_t n = w->cork_len;
+    w->cork_len = 0;
+    if (n && c->state != CONN_DEAD) {
+        struct iovec iov = {w->cork, n};
+        send_or_queue(c, &iov, 1);
+    }
+}
+
+void
+lapps__out_uncork(struct lapps__worker *w)
+{
+    if (!w->cork_conn)
+        return;
+    struct lapps_conn *c = w->cork_conn;
+    flush_cork(w);
+    c->flags &= (uint8_t)~CF_IN_BATCH;
+    w->cork_conn = NULL;
+    if ((c->flags & CF_SHUT_WR) && c->state != CONN_DEAD)
+        lapps__out_flush(c); /* sends the FIN a close handshake left pending */
+}
+
+int
+lapps__out_raw(struct lapps_conn *c, const void *data, size_t len)
+{
+    struct iovec iov = {(void *)data, len};
+    return send_or_queue(c, &iov, 1);
+}
+
+int
+lapps__out_send(struct lapps_conn *c, uint8_t opcode, const void *data, size_t len)
+{
+    struct lapps__worker *w = c->w;
+    uint8_t hdr[LAPPS__FRAME_MAX_HEADER];
+    size_t hn = lapps__frame_header(hdr, opcode, true, len, NULL);
+    if (opcode < LAPPS__OP_CLOSE) {
+        int rv = check_limit(c, hn + len);
+        if (rv != 0)
+            return rv;
+        STAT_ADD(w, messages_out, 1);
+    }
+    if (w->cork_conn == c) {
+        if (w->cork_len + hn + len > LAPPS__CORK_BUF)
+            flush_cork(w);
+        if (!c->out_head && hn + len <= LAPPS__CORK_BUF - w->cork_len) {
+            memcpy(w->cork + w->cork_len, hdr, hn);
+            if (len)
+                memcpy(w->cork + w->cork_len + hn, data, len);
+            w->cork_len += hn + len;
+            return 0;
+        }
+        flush_cork(w); /* what the cork holds leaves first */
+    }
+    struct iovec iov[2] = {{hdr, hn}, {(void *)data, len}};
+    return send_or_queue(c, iov, len ? 2 : 1);
+}
+
+void
+lapps__out_flush(struct lapps_conn *c)
+{
+    while (c->out_head && c->state != CONN_DEAD) {
+        struct iovec iov[16];
+        int n = 0;
+        for (struct lapps__chunk *k = c->out_head; k && n < 16; k = k->next, n++)
+            iov[n] = (struct iovec){k->data + k->off, k->len};
+        ssize_t w = write_iov(c, iov, n);
+        if (w <= 0)
+            break;
+        size_t left = (size_t)w;
+        c->out_bytes -= left;
+        while (left) {
+            struct lapps__chunk *k = c->out_head;
+            if (left < k->len) {
+                k->off += (uint32_t)left;
+                k->len -= (uint32_t)left;
+                break;
+            }
+            left -= k->len;
+            c->out_head = k->next;
+            if (!c->out_head)
+                c->out_tail = NULL;
+            free(k);
+        }
+    }
+    if (c->state == CONN_DEAD)
+        return;
+    set_epollout(c, c->out_head != NULL);
+    if ((c->flags & CF_WANT_DRAIN) && c->out_bytes <= c->w->srv->opts.max_outbound / 2) {
+        c->flags &= (uint8_t)~CF_WANT_DRAIN;
+        struct lapps_service *s = c->inst ? c->inst->svc : NULL;
+        if (s && s->on_drain && c->state == CONN_OPEN)
+            s->on_drain(c, s->user_data);
+    }
+    if (!c->out_head && (c->flags & CF_SHUT_WR)) {
+        c->flags &= (uint8_t)~CF_SHUT_WR;
+        shutdown(c->fd, SHUT_WR);
+    }
+}
+
+void
+lapps__out_free(struct lapps_conn *c)
+{
+    struct lapps__chunk *k = c->out_head;
+    while (k) {
+        struct lapps__chunk *next = k->next;
+        free(k);
+        k = next;
+    }
+    c->out_head = c->out_tail = NULL;
+    c->out_bytes = 0;
+}

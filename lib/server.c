@@ -1,0 +1,650 @@
+/* server.c — the public API: options, service descriptions, the server's life cycle,
+ * connection accessors and the cross-thread calls. It wires lib/net/ to the caller. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <lapps/server.h>
+
+#include "net/net.h"
+#include "util/utf8.h"
+#include "ws/close.h"
+
+/* ---- log ---- */
+
+void
+lapps__log(struct lapps_server *srv, lapps_log_level level, const char *fmt, ...)
+{
+    if (!srv->opts.log_fn || level > srv->opts.log_level)
+        return;
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    srv->opts.log_fn(level, buf, srv->opts.log_user_data);
+}
+
+/* ---- options ---- */
+
+LAPPS_EXPORT int
+lapps_opts_new(lapps_opts **out)
+{
+    if (!out)
+        return LAPPS_ERR_INVAL;
+    lapps_opts *o = calloc(1, sizeof *o);
+    if (!o)
+        return LAPPS_ERR_NOMEM;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    o->workers = cpus < 1 ? 1 : cpus > (long)LAPPS__MAX_WORKERS ? LAPPS__MAX_WORKERS : (unsigned)cpus;
+    o->max_connections = 10000;
+    o->max_message = 16u << 20;
+    o->max_outbound = 16u << 20;
+    o->max_handshake = LAPPS__HS_DEFAULT_MAX_SIZE;
+    o->handshake_ms = 5000;
+    o->close_ms = 5000;
+    o->log_level = LAPPS_LOG_INFO;
+    *out = o;
+    return 0;
+}
+
+LAPPS_EXPORT void
+lapps_opts_free(lapps_opts *opts)
+{
+    free(opts);
+}
+
+LAPPS_EXPORT int
+lapps_opts_set_workers(lapps_opts *opts, unsigned workers)
+{
+    if (!opts || workers > LAPPS__MAX_WORKERS)
+        return LAPPS_ERR_INVAL;
+    opts->workers = workers;
+    return 0;
+}
+
+LAPPS_EXPORT int
+lapps_opts_add_listener(lapps_opts *opts, const char *addr, uint16_t port, const lapps_tls *tls)
+{
+    if (!opts || !addr || tls || opts->n_listeners == LAPPS__MAX_LISTENERS)
+        return LAPPS_ERR_INVAL;
+    uint8_t tmp[16];
+    if (strlen(addr) >= sizeof opts->listeners[0].addr ||
+        (inet_pton(AF_INET, addr, tmp) != 1 && inet_pton(AF_INET6, addr, tmp) != 1))
+        return LAPPS_ERR_INVAL;
+    strcpy(opts->listeners[opts->n_listeners].addr, addr);
+    opts->listeners[opts->n_listeners].port = port;
+    opts->n_listeners++;
+    return 0;
+}
+
+LAPPS_EXPORT int
+lapps_opts_set_max_connections(lapps_opts *opts, size_t per_worker)
+{
+    /* Ids hold 24 bits of slot, and each worker keeps room for twice the limit. */
+    if (!opts || per_worker < 1 || per_worker > (LAPPS__ID_SLOT_MASK - 16) / 2)
+        return LAPPS_ERR_INVAL;
+    opts->max_connections = per_worker;
+    return 0;
+}
+
+LAPPS_EXPORT int
+lapps_opts_set_max_message_size(lapps_opts *opts, size_t bytes)
+{
+    if (!opts || bytes < 1)
+        return LAPPS_ERR_INVAL;
+    opts->max_message = bytes;
+    return 0;
+}
+
+LAPPS_EXPORT int
+lapps_opts_set_max_outbound(lapps_opts *opts, size_t bytes)
+{
+    if (!opts || bytes < 1024)
+        return LAPPS_ERR_INVAL;
+    opts->max_outbound = bytes;
+    return 0;
+}
+
+LAPPS_EXPORT int
+lapps_opts_set_max_handshake_size(lapps_opts *opts, size_t bytes)
+{
+    if (!opts || bytes < 1024 || bytes > (64u << 10))
+        return LAPPS_ERR_INVAL;
+    opts->max_handshake = bytes;
+    return 0;
+}
+
+LAPPS_EXPORT int
+lapps_opts_set_timeouts(lapps_opts *opts, uint32_t handshake_ms, uint32_t close_ms,
+                        uint32_t idle_ms, uint32_t ping_ms)
+{
+    if (!opts || handshake_ms < 1 || close_ms < 1)
+        return LAPPS_ERR_INVAL;
+    opts->handshake_ms = handshake_ms;
+    opts->close_ms = close_ms;
+    opts->idle_ms = idle_ms;
+    opts->ping_ms = ping_ms;
+    return 0;
+}
+
+LAPPS_EXPORT int
+lapps_opts_set_log(lapps_opts *opts, lapps_log_fn fn, lapps_log_level level, void *user_data)
+{
+    if (!opts || level < LAPPS_LOG_ERROR || level > LAPPS_LOG_DEBUG)
+        return LAPPS_ERR_INVAL;
+    opts->log_fn = fn;
+    opts->log_level = level;
+    opts->log_user_data = user_data;
+    return 0;
+}
+
+/* ---- service descriptions ---- */
+
+static void
+service_free(struct lapps_service *s)
+{
+    if (!s)
+        return;
+    free(s->name);
+    free(s->target);
+    free(s->hosts);
+    free(s);
+}
+
+LAPPS_EXPORT int
+lapps_service_new(lapps_service **out, const char *name, const char *target)
+{
+    if (!out || !name || !target || target[0] != '/')
+        return LAPPS_ERR_INVAL;
+    lapps_service *s = calloc(1, sizeof *s);
+    if (!s)
+        return LAPPS_ERR_NOMEM;
+    s->name = strdup(name);
+    s->target = strdup(target);
+    if (!s->name || !s->target) {
+        service_free(s);
+        return LAPPS_ERR_NOMEM;
+    }
+    s->target_len = strlen(target);
+    *out = s;
+    return 0;
+}
+
+LAPPS_EXPORT void
+lapps_service_free(lapps_service *svc)
+{
+    service_free(svc);
+}
+
+LAPPS_EXPORT int
+lapps_service_set_protocol(lapps_service *svc, lapps_protocol protocol)
+{
+    if (!svc || protocol != LAPPS_PROTO_RAW)
+        return LAPPS_ERR_INVAL;
+    svc->protocol = protocol;
+    return 0;
+}
+
+LAPPS_EXPORT int
+lapps_service_set_instances(lapps_service *svc, unsigned instances)
+{
+    if (!svc)
+        return LAPPS_ERR_INVAL;
+    svc->instances = instances;
+    return 0;
+}
+
+LAPPS_EXPORT int
+lapps_service_set_max_message_size(lapps_service *svc, size_t bytes)
+{
+    if (!svc)
+        return LAPPS_ERR_INVAL;
+    svc->max_message = bytes;
+    return 0;
+}
+
+LAPPS_EXPORT int
+lapps_service_set_callbacks(lapps_service *svc, lapps_on_start_fn on_start,
+                            lapps_on_open_fn on_open, lapps_on_message_fn on_message,
+                            lapps_on_drain_fn on_drain, lapps_on_close_fn on_close,
+                            lapps_on_shutdown_fn on_shutdown)
+{
+    if (!svc)
+        return LAPPS_ERR_INVAL;
+    svc->on_start = on_start;
+    svc->on_open = on_open;
+    svc->on_message = on_message;
+    svc->on_drain = on_drain;
+    svc->on_close = on_close;
+    svc->on_shutdown = on_shutdown;
+    return 0;
+}
+
+LAPPS_EXPORT int
+lapps_service_set_user_data(lapps_service *svc, void *user_data)
+{
+    if (!svc)
+        return LAPPS_ERR_INVAL;
+    svc->user_data = user_data;
+    return 0;
+}
+
+/* ---- the server ---- */
+
+enum { SRV_NEW, SRV_RUNNING, SRV_STOPPING, SRV_STOPPED };
+
+LAPPS_EXPORT int
+lapps_server_new(lapps_server **out, const lapps_opts *opts)
+{
+    if (!out || !opts || opts->n_listeners == 0)
+        return LAPPS_ERR_INVAL;
+    lapps_server *srv = calloc(1, sizeof *srv);
+    if (!srv)
+        return LAPPS_ERR_NOMEM;
+    srv->opts = *opts;
+    srv->embedded = opts->workers == 0;
+    srv->n_workers = srv->embedded ? 1 : opts->workers;
+    pthread_mutex_init(&srv->lock, NULL);
+    pthread_cond_init(&srv->cond, NULL);
+    for (size_t i = 0; i < opts->n_listeners; i++) {
+        int rv = lapps__listen_probe(opts->listeners[i].addr, opts->listeners[i].port,
+                                     &srv->ports[i]);
+        if (rv != 0) {
+            lapps_server_free(srv);
+            return rv;
+        }
+    }
+    *out = srv;
+    return 0;
+}
+
+LAPPS_EXPORT int
+lapps_service_register(lapps_server *srv, const lapps_service *svc)
+{
+    if (!srv || !svc)
+        return LAPPS_ERR_INVAL;
+    if (atomic_load(&srv->state) != SRV_NEW || srv->workers)
+        return LAPPS_ERR_STATE;
+    for (size_t i = 0; i < srv->n_services; i++)
+        if (strcmp(srv->services[i]->target, svc->target) == 0)
+            return LAPPS_ERR_INVAL;
+    struct lapps_service **list = realloc(srv->services, (srv->n_services + 1) * sizeof *list);
+    if (!list)
+        return LAPPS_ERR_NOMEM;
+    srv->services = list;
+    struct lapps_service *s;
+    int rv = lapps_service_new(&s, svc->name, svc->target);
+    if (rv != 0)
+        return rv;
+    char *name = s->name, *target = s->target;
+    *s = *svc;
+    s->name = name;
+    s->target = target;
+    s->target_len = strlen(target);
+    s->index = srv->n_services;
+    atomic_init(&s->next_host, 0);
+    /* Instances go to consecutive workers, the first service starting at worker 0, the
+     * next after where the previous ended, so that small services spread out. */
+    unsigned n = s->instances == 0 || s->instances > srv->n_workers ? srv->n_workers
+                                                                     : s->instances;
+    if (s->instances > srv->n_workers)
+        lapps__log(srv, LAPPS_LOG_INFO, "service %s: %u instances asked, %u workers: %u", s->name,
+                   s->instances, srv->n_workers, n);
+    s->hosts = malloc(n * sizeof *s->hosts);
+    if (!s->hosts) {
+        service_free(s);
+        return LAPPS_ERR_NOMEM;
+    }
+    unsigned first = 0;
+    for (size_t i = 0; i < srv->n_services; i++)
+        first += srv->services[i]->n_hosts;
+    for (unsigned h = 0; h < n; h++)
+        s->hosts[h] = (first + h) % srv->n_workers;
+    s->n_hosts = n;
+    srv->services[srv->n_services++] = s;
+    return 0;
+}
+
+LAPPS_EXPORT uint16_t
+lapps_server_port(const lapps_server *srv, size_t index)
+{
+    if (!srv || index >= srv->opts.n_listeners)
+        return 0;
+    return srv->ports[index];
+}
+
+static void
+join_workers(lapps_server *srv)
+{
+    for (unsigned i = 0; srv->workers && i < srv->n_workers; i++)
+        if (srv->workers[i].has_thread) {
+            pthread_join(srv->workers[i].thread, NULL);
+            srv->workers[i].has_thread = false;
+        }
+}
+
+LAPPS_EXPORT int
+lapps_server_start(lapps_server *srv)
+{
+    if (!srv)
+        return LAPPS_ERR_INVAL;
+    int expect = SRV_NEW;
+    if (!atomic_compare_exchange_strong(&srv->state, &expect, SRV_RUNNING))
+        return LAPPS_ERR_STATE;
+    srv->workers = calloc(srv->n_workers, sizeof *srv->workers);
+    if (!srv->workers)
+        return LAPPS_ERR_NOMEM;
+    int rv = 0;
+    for (unsigned i = 0; i < srv->n_workers && rv == 0; i++)
+        rv = lapps__worker_init(&srv->workers[i], srv, i);
+    if (rv == 0 && srv->embedded) {
+        rv = lapps__worker_start_instances(&srv->workers[0]);
+    } else if (rv == 0) {
+        for (unsigned i = 0; i < srv->n_workers; i++) {
+            int e = pthread_create(&srv->workers[i].thread, NULL, lapps__worker_main,
+                                   &srv->workers[i]);
+            if (e != 0) {
+                /* Threads already made wait for the missing ones: count it as started
+                 * with an error so they give up. */
+                pthread_mutex_lock(&srv->lock);
+                if (!srv->start_error)
+                    srv->start_error = -e;
+                srv->started_workers += srv->n_workers - i;
+                pthread_cond_broadcast(&srv->cond);
+                pthread_mutex_unlock(&srv->lock);
+                break;
+            }
+            srv->workers[i].has_thread = true;
+        }
+        pthread_mutex_lock(&srv->lock);
+        while (srv->started_workers < srv->n_workers)
+            pthread_cond_wait(&srv->cond, &srv->lock);
+        rv = srv->start_error;
+        pthread_mutex_unlock(&srv->lock);
+    }
+    if (rv != 0) {
+        join_workers(srv);
+        atomic_store(&srv->state, SRV_STOPPED);
+    }
+    return rv;
+}
+
+LAPPS_EXPORT int
+lapps_server_stop(lapps_server *srv)
+{
+    if (!srv)
+        return LAPPS_ERR_INVAL;
+    int expect = SRV_RUNNING;
+    if (atomic_compare_exchange_strong(&srv->state, &expect, SRV_STOPPING))
+        for (unsigned i = 0; srv->workers && i < srv->n_workers; i++)
+            lapps__worker_wake(&srv->workers[i]);
+    return 0;
+}
+
+LAPPS_EXPORT int
+lapps_server_run(lapps_server *srv)
+{
+    if (!srv)
+        return LAPPS_ERR_INVAL;
+    if (srv->embedded)
+        return LAPPS_ERR_STATE;
+    int rv = lapps_server_start(srv);
+    if (rv != 0)
+        return rv;
+    join_workers(srv);
+    atomic_store(&srv->state, SRV_STOPPED);
+    return 0;
+}
+
+LAPPS_EXPORT void
+lapps_server_free(lapps_server *srv)
+{
+    if (!srv)
+        return;
+    if (srv->embedded && srv->workers && atomic_load(&srv->state) != SRV_STOPPED) {
+        /* The host stopped dispatching: finish the graceful stop here. */
+        lapps_server_stop(srv);
+        while (lapps_server_dispatch(srv) == 0)
+            lapps__worker_loop_once(&srv->workers[0], 10);
+    }
+    lapps_server_stop(srv);
+    join_workers(srv);
+    for (unsigned i = 0; srv->workers && i < srv->n_workers; i++)
+        lapps__worker_free(&srv->workers[i]);
+    free(srv->workers);
+    for (size_t i = 0; i < srv->n_services; i++)
+        service_free(srv->services[i]);
+    free(srv->services);
+    pthread_mutex_destroy(&srv->lock);
+    pthread_cond_destroy(&srv->cond);
+    free(srv);
+}
+
+LAPPS_EXPORT int
+lapps_server_get_fd(const lapps_server *srv)
+{
+    if (!srv || !srv->embedded || !srv->workers)
+        return LAPPS_ERR_STATE;
+    return srv->workers[0].epfd;
+}
+
+LAPPS_EXPORT int
+lapps_server_dispatch(lapps_server *srv)
+{
+    if (!srv || !srv->embedded || !srv->workers)
+        return LAPPS_ERR_STATE;
+    struct lapps__worker *w = &srv->workers[0];
+    if (w->stopped)
+        return LAPPS_ERR_STATE;
+    lapps__worker_loop_once(w, 0);
+    if (w->stopped) {
+        atomic_store(&srv->state, SRV_STOPPED);
+        return LAPPS_ERR_STATE;
+    }
+    return 0;
+}
+
+LAPPS_EXPORT int
+lapps_server_stats(const lapps_server *srv, lapps_stats *out)
+{
+    if (!srv || !out || out->size < sizeof(lapps_stats))
+        return LAPPS_ERR_INVAL;
+    memset((char *)out + sizeof out->size, 0, sizeof *out - sizeof out->size);
+    for (unsigned i = 0; srv->workers && i < srv->n_workers; i++) {
+        const struct lapps__stats *s = &srv->workers[i].stats;
+#define SUM(f) out->f += atomic_load_explicit(&s->f, memory_order_relaxed)
+        SUM(connections);
+        SUM(accepted);
+        SUM(handshakes_failed);
+        SUM(messages_in);
+        SUM(messages_out);
+        SUM(bytes_in);
+        SUM(bytes_out);
+        SUM(reads);
+        SUM(writes);
+        SUM(handed_over);
+#undef SUM
+    }
+    return 0;
+}
+
+/* ---- instances and connections ---- */
+
+LAPPS_EXPORT unsigned
+lapps_instance_worker(const lapps_instance *inst)
+{
+    return inst->w->index;
+}
+
+LAPPS_EXPORT void
+lapps_instance_set_data(lapps_instance *inst, void *data)
+{
+    inst->data = data;
+}
+
+LAPPS_EXPORT void *
+lapps_instance_get_data(const lapps_instance *inst)
+{
+    return inst->data;
+}
+
+LAPPS_EXPORT int
+lapps_conn_send(lapps_conn *conn, lapps_opcode op, const void *data, size_t len)
+{
+    if (!conn || (op != LAPPS_OP_TEXT && op != LAPPS_OP_BINARY) || (len && !data))
+        return LAPPS_ERR_INVAL;
+    if (conn->state != CONN_OPEN)
+        return LAPPS_ERR_STATE;
+    return lapps__out_send(conn, (uint8_t)op, data, len);
+}
+
+static int
+check_close(uint16_t code, const char *reason, size_t *reason_len)
+{
+    *reason_len = reason ? strlen(reason) : 0;
+    if (!lapps__close_code_valid(code))
+        return LAPPS_ERR_INVAL;
+    uint32_t st = LAPPS__UTF8_ACCEPT;
+    if (*reason_len && (lapps__utf8_validate(&st, (const uint8_t *)reason, *reason_len) != 0 ||
+                        !lapps__utf8_complete(st)))
+        return LAPPS_ERR_INVAL;
+    return 0;
+}
+
+LAPPS_EXPORT int
+lapps_conn_close(lapps_conn *conn, uint16_t code, const char *reason)
+{
+    size_t rlen;
+    if (!conn || check_close(code, reason, &rlen) != 0)
+        return LAPPS_ERR_INVAL;
+    if (conn->state != CONN_OPEN)
+        return LAPPS_ERR_STATE;
+    lapps__conn_begin_close(conn, code, reason, rlen, LAPPS_CLOSED_BY_SERVICE);
+    return 0;
+}
+
+LAPPS_EXPORT uint64_t
+lapps_conn_id(const lapps_conn *conn)
+{
+    return (uint64_t)conn->w->index << (LAPPS__ID_SLOT_BITS + LAPPS__ID_GEN_BITS) |
+           (uint64_t)conn->slot << LAPPS__ID_GEN_BITS | conn->gen;
+}
+
+LAPPS_EXPORT unsigned
+lapps_conn_worker(const lapps_conn *conn)
+{
+    return conn->w->index;
+}
+
+LAPPS_EXPORT int
+lapps_conn_peer(const lapps_conn *conn, char *buf, size_t size)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    char host[INET6_ADDRSTRLEN];
+    int n;
+    if (!conn || !buf || getpeername(conn->fd, (struct sockaddr *)&ss, &len) != 0)
+        return LAPPS_ERR_STATE;
+    if (ss.ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+        n = snprintf(buf, size, "%s:%u", host, ntohs(a->sin_port));
+    } else {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+        n = snprintf(buf, size, "[%s]:%u", host, ntohs(a->sin6_port));
+    }
+    return n < 0 || (size_t)n >= size ? LAPPS_ERR_NOSPACE : n;
+}
+
+LAPPS_EXPORT const char *
+lapps_conn_query(const lapps_conn *conn)
+{
+    return conn->query ? conn->query : "";
+}
+
+LAPPS_EXPORT size_t
+lapps_conn_buffered(const lapps_conn *conn)
+{
+    return conn->out_bytes + (conn->w->cork_conn == conn ? conn->w->cork_len : 0);
+}
+
+LAPPS_EXPORT void
+lapps_conn_set_user_data(lapps_conn *conn, void *data)
+{
+    conn->user_data = data;
+}
+
+LAPPS_EXPORT void *
+lapps_conn_get_user_data(const lapps_conn *conn)
+{
+    return conn->user_data;
+}
+
+/* ---- any thread ---- */
+
+/* The worker that holds conn_id, if the id names a connection open now. */
+static struct lapps__worker *
+worker_of(lapps_server *srv, uint64_t id)
+{
+    unsigned wi = (unsigned)(id >> (LAPPS__ID_SLOT_BITS + LAPPS__ID_GEN_BITS));
+    if (!srv->workers || wi >= srv->n_workers || id >> 46)
+        return NULL;
+    struct lapps__worker *w = &srv->workers[wi];
+    uint32_t slot = (uint32_t)(id >> LAPPS__ID_GEN_BITS) & LAPPS__ID_SLOT_MASK;
+    if (slot >= w->n_slots)
+        return NULL;
+    uint32_t live = atomic_load_explicit(&w->slot_live[slot], memory_order_acquire);
+    if (live != ((uint32_t)(id & LAPPS__ID_GEN_MASK) << 1 | 1))
+        return NULL;
+    return w;
+}
+
+static int
+post(lapps_server *srv, uint64_t id, uint8_t kind, uint8_t op, uint16_t code, const void *data,
+     size_t len)
+{
+    struct lapps__worker *w = worker_of(srv, id);
+    if (!w)
+        return LAPPS_ERR_NOT_FOUND;
+    struct lapps__post *p = malloc(sizeof *p + len);
+    if (!p)
+        return LAPPS_ERR_NOMEM;
+    memset(p, 0, sizeof *p);
+    p->kind = kind;
+    p->opcode = op;
+    p->code = code;
+    p->id = id;
+    p->len = len;
+    if (len)
+        memcpy(p->data, data, len);
+    int rv = lapps__worker_post(w, p);
+    if (rv != 0)
+        free(p);
+    return rv;
+}
+
+LAPPS_EXPORT int
+lapps_send(lapps_server *srv, uint64_t conn_id, lapps_opcode op, const void *data, size_t len)
+{
+    if (!srv || (op != LAPPS_OP_TEXT && op != LAPPS_OP_BINARY) || (len && !data))
+        return LAPPS_ERR_INVAL;
+    return post(srv, conn_id, POST_SEND, (uint8_t)op, 0, data, len);
+}
+
+LAPPS_EXPORT int
+lapps_close(lapps_server *srv, uint64_t conn_id, uint16_t code, const char *reason)
+{
+    size_t rlen;
+    if (!srv || check_close(code, reason, &rlen) != 0)
+        return LAPPS_ERR_INVAL;
+    /* Longer reasons are cut on a character boundary when the frame is built. */
+    return post(srv, conn_id, POST_CLOSE, 0, code, reason, rlen > 127 ? 127 : rlen);
+}
