@@ -1,4 +1,5 @@
 # The commands that matter (README.md):
+#   make run    install what is missing, build, and start lappsd (ws://127.0.0.1:5083/echo)
 #   make test   install what is missing, build, and run the whole test suite: unit and
 #               build tests, the same under AddressSanitizer + UBSan, the fuzz targets
 #               for FUZZ_SECONDS each, and the format check
@@ -9,7 +10,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_TARGETS = frame handshake
 SOURCES = $(shell git ls-files '*.c' '*.h' '*.cpp' 2>/dev/null)
 
-.PHONY: all deps build test test-unit test-asan test-fuzz check-format format bench clean
+.PHONY: all deps build run test test-unit test-asan test-fuzz check-format format bench clean
 
 all: build
 
@@ -60,6 +61,9 @@ format:
 
 test: test-unit test-asan test-fuzz check-format
 	@.ci/test-summary build build-asan build-fuzz
+
+run: build
+	build/cmd/lappsd/lappsd $(LAPPSD_ARGS)
 
 bench: build
 	build/bench/bench-frame
