@@ -1,0 +1,1302 @@
+/* loadgen — WebSocket (or raw TCP) echo load generator.
+ *
+ * One thread, epoll, non-blocking sockets. Opens N connections to a ws:// URL (real
+ * RFC 6455 client handshake, Sec-WebSocket-Accept checked) or, with --raw, to a plain
+ * TCP echo server. Each connection keeps K messages of S bytes in flight: every echo
+ * that comes back completely triggers the next send, and all frames due on one
+ * connection after a read go out in one send(). After the connections are up and a
+ * warm-up, it measures for D seconds and prints one line: echoes per second, p50/p99
+ * round-trip latency, wire MB/s each way and, given the server's PID, the server's
+ * user and system CPU per message from /proc/PID/stat.
+ *
+ * Every echoed byte is checked: message n of connection c carries a slice of a
+ * pseudo-random pattern chosen by (n, c), so a lost, reordered, truncated or corrupted
+ * echo fails the run loudly, as does any protocol error (masked server frame, RSV bits,
+ * non-minimal length, text frame, close frame, ...).
+ *
+ * When the window ends no new message is sent; each connection closes cleanly (close
+ * handshake, or for raw TCP a shutdown and EOF) once its last echo is back, so the
+ * server sees no reset, within a few seconds at most.
+ *
+ * --idle: open the connections, send nothing, and report the server's VmRSS growth per
+ * connection after a settle time (-w), then hold them for -d seconds. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#define WS_GUID        "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+#define RBUF_SIZE      (256u << 10)
+#define MAX_CONNECTING 128 /* handshakes in progress at once: stays below any backlog */
+#define RAMP_TIMEOUT   60.0
+#define HS_MAX         8192
+#define PAT_SHIFTS     256
+#define MAX_EVENTS     512
+#define CLOSE_TIMEOUT  3.0 /* plus 1 s per 2000 connections, plus twice the drain time */
+
+/* Latency histogram: exact below 64 ns, then 32 sub-buckets per power of two (~3 %). */
+#define HIST_SUB     32
+#define HIST_BUCKETS (2 * HIST_SUB + 58 * HIST_SUB)
+
+enum conn_state { ST_CONNECTING, ST_HANDSHAKE, ST_OPEN };
+enum phase { PH_RAMP, PH_WARM, PH_MEASURE, PH_HOLD, PH_CLOSE, PH_DONE };
+
+struct conn {
+    int fd;
+    uint32_t id;
+    uint8_t state;
+    bool want_out; /* EPOLLOUT is registered */
+    bool closing;  /* we sent a close frame (raw: shut down our side) */
+    bool closed;
+    uint32_t rng;
+    uint64_t sent;  /* messages sent */
+    uint64_t recvd; /* echoes completed */
+    uint64_t *ts;   /* send times of the messages in flight, ring of K */
+    uint32_t due;   /* echoes completed in this read whose successors are not sent yet */
+    /* receive side */
+    uint8_t hdr[14];
+    uint8_t hdr_have;
+    uint8_t hdr_need;
+    uint8_t opcode;
+    bool fin;
+    bool in_frame;
+    bool in_msg;
+    uint64_t frame_left;
+    uint64_t msg_off;
+    uint8_t ctl[125];
+    uint8_t ctl_len;
+    /* send side: bytes the socket did not take yet */
+    uint8_t *out;
+    size_t out_off;
+    size_t out_len;
+    size_t out_cap;
+    /* handshake */
+    char *hs;
+    size_t hs_len;
+    char accept[32];
+};
+
+struct counters {
+    uint64_t msgs;
+    uint64_t bytes_out;
+    uint64_t bytes_in;
+};
+
+static struct {
+    /* options */
+    unsigned conns;
+    unsigned inflight;
+    size_t size;
+    double duration;
+    double warmup;
+    long pid;
+    bool raw;
+    bool json;
+    bool idle;
+    char host[256];
+    char port[16];
+    char path[1024];
+    /* state */
+    int ep;
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    struct conn *c;
+    uint64_t *ts;
+    uint8_t *pat;
+    uint8_t *scratch;
+    uint8_t *rbuf;
+    unsigned started;
+    unsigned connecting;
+    unsigned open;
+    enum phase phase;
+    struct counters cnt;
+    uint64_t hist[HIST_BUCKETS];
+    uint64_t hist_n;
+    uint64_t unanswered; /* echoes still in flight when a connection closed */
+    unsigned abrupt;     /* connections that ended without a clean close */
+} g;
+
+__attribute__((format(printf, 1, 2), noreturn)) static void
+die(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("loadgen: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(1);
+}
+
+__attribute__((format(printf, 2, 3), noreturn)) static void
+conn_die(const struct conn *c, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "loadgen: conn %u (sent %" PRIu64 ", echoed %" PRIu64 "): ", c->id, c->sent,
+            c->recvd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(1);
+}
+
+static uint64_t
+now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void *
+xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        die("out of memory (%zu bytes)", n);
+    return p;
+}
+
+static uint32_t
+xorshift32(uint32_t *s)
+{
+    uint32_t x = *s;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    return *s = x;
+}
+
+/* ---- histogram ------------------------------------------------------------------- */
+
+static unsigned
+hist_index(uint64_t v)
+{
+    if (v < 2 * HIST_SUB)
+        return (unsigned)v;
+    unsigned msb = 63u - (unsigned)__builtin_clzll(v);
+    unsigned shift = msb - 5; /* >= 1: v >> shift lies in [32, 63] */
+    unsigned idx = 2 * HIST_SUB + (shift - 1) * HIST_SUB + (unsigned)((v >> shift) - HIST_SUB);
+    return idx < HIST_BUCKETS ? idx : HIST_BUCKETS - 1;
+}
+
+static double
+hist_value(unsigned idx)
+{
+    if (idx < 2 * HIST_SUB)
+        return idx;
+    unsigned shift = (idx - 2 * HIST_SUB) / HIST_SUB + 1;
+    uint64_t sub = (idx - 2 * HIST_SUB) % HIST_SUB + HIST_SUB;
+    uint64_t lo = sub << shift;
+    return (double)lo + (double)(1ull << shift) / 2.0; /* middle of the bucket */
+}
+
+static double
+hist_quantile(double q)
+{
+    if (g.hist_n == 0)
+        return 0;
+    uint64_t rank = (uint64_t)(q * (double)g.hist_n);
+    if (rank < 1)
+        rank = 1;
+    uint64_t sum = 0;
+    for (unsigned i = 0; i < HIST_BUCKETS; i++) {
+        sum += g.hist[i];
+        if (sum >= rank)
+            return hist_value(i);
+    }
+    return hist_value(HIST_BUCKETS - 1);
+}
+
+/* ---- base64 and the accept key ---------------------------------------------------- */
+
+static void
+base64(const uint8_t *in, size_t n, char *out)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t i = 0;
+    for (; i + 3 <= n; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+        *out++ = tab[v >> 18];
+        *out++ = tab[(v >> 12) & 63];
+        *out++ = tab[(v >> 6) & 63];
+        *out++ = tab[v & 63];
+    }
+    if (n - i == 1) {
+        uint32_t v = (uint32_t)in[i] << 16;
+        *out++ = tab[v >> 18];
+        *out++ = tab[(v >> 12) & 63];
+        *out++ = '=';
+        *out++ = '=';
+    } else if (n - i == 2) {
+        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
+        *out++ = tab[v >> 18];
+        *out++ = tab[(v >> 12) & 63];
+        *out++ = tab[(v >> 6) & 63];
+        *out++ = '=';
+    }
+    *out = '\0';
+}
+
+static void
+accept_key(const char *key, char out[32])
+{
+    char buf[64];
+    uint8_t md[EVP_MAX_MD_SIZE];
+    unsigned mdlen = 0;
+    int n = snprintf(buf, sizeof buf, "%s%s", key, WS_GUID);
+    if (!EVP_Digest(buf, (size_t)n, md, &mdlen, EVP_sha1(), NULL) || mdlen != 20)
+        die("SHA-1 failed");
+    base64(md, 20, out);
+}
+
+/* ---- /proc ------------------------------------------------------------------------ */
+
+static bool
+proc_cpu(long pid, uint64_t *utime, uint64_t *stime)
+{
+    char path[64], buf[4096];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* the command name may contain anything */
+    if (!p)
+        return false;
+    unsigned long long u, s;
+    /* fields 3..13 skipped, 14 = utime, 15 = stime */
+    if (sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &u, &s) != 2)
+        return false;
+    *utime = u;
+    *stime = s;
+    return true;
+}
+
+static long
+proc_rss_kb(long pid)
+{
+    char path[64], line[256];
+    long kb = -1;
+    snprintf(path, sizeof path, "/proc/%ld/status", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+            break;
+    fclose(f);
+    return kb;
+}
+
+/* ---- payload pattern -------------------------------------------------------------- */
+
+/* Message n of connection c is pat[shift .. shift + S), shift depending on (n, c). */
+static const uint8_t *
+msg_bytes(const struct conn *c, uint64_t seq)
+{
+    return g.pat + ((seq * 97u + c->id * 13u) & (PAT_SHIFTS - 1));
+}
+
+static void
+mask_copy(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t key[4])
+{
+    uint32_t k32;
+    memcpy(&k32, key, 4);
+    uint64_t k64 = (uint64_t)k32 << 32 | k32;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t v;
+        memcpy(&v, src + i, 8);
+        v ^= k64;
+        memcpy(dst + i, &v, 8);
+    }
+    for (; i < n; i++)
+        dst[i] = src[i] ^ key[i & 3];
+}
+
+/* ---- sending ---------------------------------------------------------------------- */
+
+static void
+set_events(struct conn *c, bool want_out)
+{
+    if (c->want_out == want_out)
+        return;
+    struct epoll_event ev = {.events = EPOLLIN | (want_out ? EPOLLOUT : 0), .data.ptr = c};
+    if (epoll_ctl(g.ep, EPOLL_CTL_MOD, c->fd, &ev) < 0)
+        die("epoll_ctl: %s", strerror(errno));
+    c->want_out = want_out;
+}
+
+static void
+out_append(struct conn *c, const uint8_t *p, size_t n)
+{
+    if (c->out_off > 0 && c->out_off == c->out_len)
+        c->out_off = c->out_len = 0;
+    if (c->out_len + n > c->out_cap) {
+        if (c->out_off > 0) {
+            memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+            c->out_len -= c->out_off;
+            c->out_off = 0;
+        }
+        if (c->out_len + n > c->out_cap) {
+            size_t cap = c->out_cap ? c->out_cap : 4096;
+            while (cap < c->out_len + n)
+                cap *= 2;
+            c->out = realloc(c->out, cap);
+            if (!c->out)
+                die("out of memory");
+            c->out_cap = cap;
+        }
+    }
+    memcpy(c->out + c->out_len, p, n);
+    c->out_len += n;
+}
+
+static void
+conn_write(struct conn *c, const uint8_t *p, size_t n)
+{
+    if (c->out_len > c->out_off) { /* keep order behind what is already waiting */
+        out_append(c, p, n);
+        return;
+    }
+    ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (w < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            conn_die(c, "send: %s", strerror(errno));
+        w = 0;
+    }
+    g.cnt.bytes_out += (uint64_t)w;
+    if ((size_t)w < n) {
+        out_append(c, p + w, n - (size_t)w);
+        set_events(c, true);
+    }
+}
+
+static void
+conn_flush(struct conn *c)
+{
+    while (c->out_len > c->out_off) {
+        ssize_t w =
+            send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return;
+            conn_die(c, "send: %s", strerror(errno));
+        }
+        g.cnt.bytes_out += (uint64_t)w;
+        c->out_off += (size_t)w;
+    }
+    c->out_off = c->out_len = 0;
+    set_events(c, false);
+    if (g.raw && c->closing)
+        shutdown(c->fd, SHUT_WR);
+}
+
+static size_t
+put_header(uint8_t *p, uint8_t b0, uint64_t len, const uint8_t key[4])
+{
+    size_t h = 0;
+    p[h++] = b0;
+    if (len < 126) {
+        p[h++] = 0x80 | (uint8_t)len;
+    } else if (len <= 0xffff) {
+        p[h++] = 0x80 | 126;
+        p[h++] = (uint8_t)(len >> 8);
+        p[h++] = (uint8_t)len;
+    } else {
+        p[h++] = 0x80 | 127;
+        for (int i = 7; i >= 0; i--)
+            p[h++] = (uint8_t)(len >> (8 * i));
+    }
+    memcpy(p + h, key, 4);
+    return h + 4;
+}
+
+/* Sends the next n messages of c in one send(). */
+static void
+send_msgs(struct conn *c, unsigned n, uint64_t now)
+{
+    uint8_t *p = g.scratch;
+    for (unsigned i = 0; i < n; i++) {
+        const uint8_t *src = msg_bytes(c, c->sent);
+        if (g.raw) {
+            memcpy(p, src, g.size);
+            p += g.size;
+        } else {
+            uint32_t r = xorshift32(&c->rng);
+            uint8_t key[4];
+            memcpy(key, &r, 4);
+            p += put_header(p, 0x82, g.size, key);
+            mask_copy(p, src, g.size, key);
+            p += g.size;
+        }
+        c->ts[c->sent % g.inflight] = now;
+        c->sent++;
+    }
+    conn_write(c, g.scratch, (size_t)(p - g.scratch));
+}
+
+static void
+send_pong(struct conn *c)
+{
+    if (c->closing)
+        return; /* nothing may follow our close frame */
+    uint8_t frame[6 + 125];
+    uint32_t r = xorshift32(&c->rng);
+    uint8_t key[4];
+    memcpy(key, &r, 4);
+    size_t h = put_header(frame, 0x8A, c->ctl_len, key);
+    mask_copy(frame + h, c->ctl, c->ctl_len, key);
+    conn_write(c, frame, h + c->ctl_len);
+}
+
+/* Ends c once every echo is back: a close frame (code 1000) after whatever is queued, or
+ * for raw TCP a shutdown of our side once the queue is flushed; then read until the
+ * server's close frame (or EOF). */
+static void
+start_close(struct conn *c)
+{
+    c->closing = true;
+    if (g.raw) {
+        if (c->out_len == c->out_off)
+            shutdown(c->fd, SHUT_WR);
+        return;
+    }
+    uint8_t frame[8], key[4];
+    uint32_t r = xorshift32(&c->rng);
+    memcpy(key, &r, 4);
+    size_t h = put_header(frame, 0x88, 2, key);
+    frame[h] = 0x03 ^ key[0]; /* 1000 */
+    frame[h + 1] = 0xE8 ^ key[1];
+    conn_write(c, frame, h + 2);
+}
+
+static void
+conn_finish(struct conn *c, bool clean)
+{
+    close(c->fd);
+    c->closed = true;
+    g.open--;
+    g.unanswered += c->sent - c->recvd;
+    if (!clean)
+        g.abrupt++;
+}
+
+/* No new messages from now on; each connection closes once its echoes are back. */
+static void
+begin_close(void)
+{
+    for (unsigned i = 0; i < g.conns; i++)
+        if (g.c[i].recvd == g.c[i].sent)
+            start_close(&g.c[i]);
+}
+
+/* ---- receiving -------------------------------------------------------------------- */
+
+static void
+message_done(struct conn *c, uint64_t now)
+{
+    if (c->recvd >= c->sent)
+        conn_die(c, "echo of a message that was never sent");
+    if (g.phase == PH_MEASURE) {
+        uint64_t rtt = now - c->ts[c->recvd % g.inflight];
+        g.hist[hist_index(rtt)]++;
+        g.hist_n++;
+    }
+    c->recvd++;
+    c->due++;
+    g.cnt.msgs++;
+}
+
+static void
+verify(struct conn *c, const uint8_t *p, size_t n)
+{
+    if (c->msg_off + n > g.size)
+        conn_die(c, "echo longer than the %zu bytes sent", g.size);
+    if (c->recvd >= c->sent)
+        conn_die(c, "%zu bytes arrived with no message in flight", n);
+    const uint8_t *want = msg_bytes(c, c->recvd) + c->msg_off;
+    if (memcmp(p, want, n) != 0) {
+        size_t i = 0;
+        while (p[i] == want[i])
+            i++;
+        conn_die(c, "wrong echo: byte %" PRIu64 " of message %" PRIu64 " is 0x%02x, sent 0x%02x",
+                 c->msg_off + i, c->recvd, p[i], want[i]);
+    }
+    c->msg_off += n;
+}
+
+static void
+process_raw(struct conn *c, const uint8_t *p, size_t n, uint64_t now)
+{
+    while (n > 0) {
+        size_t take = g.size - c->msg_off;
+        if (take > n)
+            take = n;
+        verify(c, p, take);
+        p += take;
+        n -= take;
+        if (c->msg_off == g.size) {
+            c->msg_off = 0;
+            message_done(c, now);
+        }
+    }
+}
+
+static void
+frame_end(struct conn *c, uint64_t now)
+{
+    c->in_frame = false;
+    switch (c->opcode) {
+    case 0x8: {
+        if (c->closing) {
+            conn_finish(c, true);
+            return;
+        }
+        unsigned code = c->ctl_len >= 2 ? (unsigned)c->ctl[0] << 8 | c->ctl[1] : 0;
+        conn_die(c, "server sent a close frame (code %u, reason \"%.*s\")", code,
+                 c->ctl_len > 2 ? c->ctl_len - 2 : 0, (const char *)c->ctl + 2);
+        break;
+    }
+    case 0x9:
+        send_pong(c);
+        return;
+    case 0xA:
+        return;
+    default:
+        if (!c->fin)
+            return;
+        if (c->msg_off != g.size)
+            conn_die(c, "short echo: %" PRIu64 " of %zu bytes", c->msg_off, g.size);
+        c->in_msg = false;
+        c->msg_off = 0;
+        message_done(c, now);
+    }
+}
+
+static void
+header_done(struct conn *c, uint64_t now)
+{
+    const uint8_t *h = c->hdr;
+    uint64_t len = h[1] & 0x7f;
+    if (len == 126) {
+        len = (uint64_t)h[2] << 8 | h[3];
+        if (len < 126)
+            conn_die(c, "non-minimal 16-bit length %" PRIu64, len);
+    } else if (len == 127) {
+        len = 0;
+        for (int i = 0; i < 8; i++)
+            len = len << 8 | h[2 + i];
+        if (len >> 63)
+            conn_die(c, "64-bit length with the top bit set");
+        if (len <= 0xffff)
+            conn_die(c, "non-minimal 64-bit length %" PRIu64, len);
+    }
+    c->fin = h[0] >> 7;
+    c->opcode = h[0] & 0x0f;
+    switch (c->opcode) {
+    case 0x8:
+    case 0x9:
+    case 0xA:
+        if (!c->fin)
+            conn_die(c, "fragmented control frame (opcode %u)", c->opcode);
+        if (len > 125)
+            conn_die(c, "control frame of %" PRIu64 " bytes", len);
+        c->ctl_len = 0;
+        break;
+    case 0x2:
+        if (c->in_msg)
+            conn_die(c, "new data frame while a fragmented message is open");
+        c->in_msg = true;
+        c->msg_off = 0;
+        break;
+    case 0x0:
+        if (!c->in_msg)
+            conn_die(c, "continuation frame with no message open");
+        break;
+    case 0x1:
+        conn_die(c, "text frame echoed to a binary message");
+        break;
+    default:
+        conn_die(c, "reserved opcode 0x%x", c->opcode);
+    }
+    c->frame_left = len;
+    c->in_frame = true;
+    c->hdr_have = c->hdr_need = 0;
+    if (len == 0)
+        frame_end(c, now);
+}
+
+static void
+process_ws(struct conn *c, const uint8_t *p, size_t n, uint64_t now)
+{
+    while (n > 0 && !c->closed) {
+        if (!c->in_frame) {
+            if (c->hdr_have < 2) {
+                c->hdr[c->hdr_have++] = *p++;
+                n--;
+                if (c->hdr_have < 2)
+                    continue;
+                if (c->hdr[0] & 0x70)
+                    conn_die(c, "RSV bits set (0x%02x) with no extension negotiated", c->hdr[0]);
+                if (c->hdr[1] & 0x80)
+                    conn_die(c, "masked frame from the server");
+                uint8_t l7 = c->hdr[1] & 0x7f;
+                c->hdr_need = 2 + (l7 == 126 ? 2 : l7 == 127 ? 8 : 0);
+            }
+            while (n > 0 && c->hdr_have < c->hdr_need) {
+                c->hdr[c->hdr_have++] = *p++;
+                n--;
+            }
+            if (c->hdr_have == c->hdr_need)
+                header_done(c, now);
+            continue;
+        }
+        size_t take = c->frame_left < n ? (size_t)c->frame_left : n;
+        if (c->opcode & 0x8) {
+            memcpy(c->ctl + c->ctl_len, p, take);
+            c->ctl_len += (uint8_t)take;
+        } else {
+            verify(c, p, take);
+        }
+        p += take;
+        n -= take;
+        c->frame_left -= take;
+        if (c->frame_left == 0)
+            frame_end(c, now);
+    }
+}
+
+/* ---- handshake -------------------------------------------------------------------- */
+
+static void
+start_handshake(struct conn *c)
+{
+    uint8_t raw[16];
+    char key[32], req[2048];
+    if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
+        die("getrandom: %s", strerror(errno));
+    base64(raw, sizeof raw, key);
+    accept_key(key, c->accept);
+    int n = snprintf(req, sizeof req,
+                     "GET %s HTTP/1.1\r\n"
+                     "Host: %s:%s\r\n"
+                     "Upgrade: websocket\r\n"
+                     "Connection: Upgrade\r\n"
+                     "Sec-WebSocket-Key: %s\r\n"
+                     "Sec-WebSocket-Version: 13\r\n"
+                     "\r\n",
+                     g.path, g.host, g.port, key);
+    c->hs = xmalloc(HS_MAX);
+    c->hs_len = 0;
+    c->state = ST_HANDSHAKE;
+    conn_write(c, (const uint8_t *)req, (size_t)n);
+}
+
+static bool
+token_in_list(const char *list, const char *tok)
+{
+    size_t tl = strlen(tok);
+    const char *p = list;
+    while (*p) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        const char *e = p;
+        while (*e && *e != ',')
+            e++;
+        const char *t = e;
+        while (t > p && (t[-1] == ' ' || t[-1] == '\t'))
+            t--;
+        if ((size_t)(t - p) == tl && strncasecmp(p, tok, tl) == 0)
+            return true;
+        p = e;
+    }
+    return false;
+}
+
+/* Checks the response head (NUL-terminated, without the blank line). */
+static void
+check_response(struct conn *c, char *head)
+{
+    char *save = NULL;
+    char *line = strtok_r(head, "\r\n", &save);
+    if (!line || strncmp(line, "HTTP/1.1 101", 12) != 0 || (line[12] != ' ' && line[12]))
+        conn_die(c, "handshake refused: \"%s\"", line ? line : "");
+    bool upgrade = false, connection = false, accept = false;
+    while ((line = strtok_r(NULL, "\r\n", &save))) {
+        char *colon = strchr(line, ':');
+        if (!colon)
+            conn_die(c, "malformed header line \"%s\"", line);
+        *colon = '\0';
+        char *v = colon + 1;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        char *end = v + strlen(v);
+        while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+            *--end = '\0';
+        if (strcasecmp(line, "Upgrade") == 0) {
+            upgrade = strcasecmp(v, "websocket") == 0;
+        } else if (strcasecmp(line, "Connection") == 0) {
+            connection = token_in_list(v, "upgrade");
+        } else if (strcasecmp(line, "Sec-WebSocket-Accept") == 0) {
+            if (strcmp(v, c->accept) != 0)
+                conn_die(c, "Sec-WebSocket-Accept is \"%s\", expected \"%s\"", v, c->accept);
+            accept = true;
+        } else if (strcasecmp(line, "Sec-WebSocket-Extensions") == 0) {
+            conn_die(c, "server selected extensions \"%s\" that were not offered", v);
+        } else if (strcasecmp(line, "Sec-WebSocket-Protocol") == 0) {
+            conn_die(c, "server selected subprotocol \"%s\" that was not offered", v);
+        }
+    }
+    if (!upgrade)
+        conn_die(c, "101 response without \"Upgrade: websocket\"");
+    if (!connection)
+        conn_die(c, "101 response without \"Connection: Upgrade\"");
+    if (!accept)
+        conn_die(c, "101 response without Sec-WebSocket-Accept");
+}
+
+static void conn_ready(struct conn *c);
+
+static void
+process_handshake(struct conn *c, const uint8_t *p, size_t n, uint64_t now)
+{
+    if (c->hs_len + n >= HS_MAX)
+        conn_die(c, "handshake response longer than %d bytes", HS_MAX);
+    memcpy(c->hs + c->hs_len, p, n);
+    c->hs_len += n;
+    c->hs[c->hs_len] = '\0';
+    char *end = strstr(c->hs, "\r\n\r\n");
+    if (!end) {
+        if (memchr(c->hs, '\0', c->hs_len))
+            conn_die(c, "NUL byte in the handshake response");
+        return;
+    }
+    size_t head_len = (size_t)(end - c->hs) + 4;
+    size_t rest = c->hs_len - head_len;
+    end[2] = '\0';
+    check_response(c, c->hs);
+    /* bytes after the head already belong to the frame stream */
+    uint8_t tail[HS_MAX];
+    memcpy(tail, c->hs + head_len, rest);
+    free(c->hs);
+    c->hs = NULL;
+    conn_ready(c);
+    if (rest)
+        process_ws(c, tail, rest, now);
+}
+
+/* ---- connections ------------------------------------------------------------------ */
+
+static void
+conn_ready(struct conn *c)
+{
+    c->state = ST_OPEN;
+    g.connecting--;
+    g.open++;
+}
+
+static void
+start_connects(void)
+{
+    while (g.started < g.conns && g.connecting < MAX_CONNECTING) {
+        struct conn *c = &g.c[g.started];
+        c->id = g.started++;
+        c->ts = g.ts + (size_t)c->id * g.inflight;
+        c->rng = 0x9E3779B9u ^ (c->id * 2654435761u);
+        if (c->rng == 0)
+            c->rng = 1;
+        c->fd = socket(g.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (c->fd < 0)
+            die("socket (connection %u): %s", c->id, strerror(errno));
+        int one = 1;
+        setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if (connect(c->fd, (struct sockaddr *)&g.addr, g.addrlen) < 0 && errno != EINPROGRESS)
+            die("connect to %s:%s: %s", g.host, g.port, strerror(errno));
+        c->state = ST_CONNECTING;
+        c->want_out = true;
+        struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = c};
+        if (epoll_ctl(g.ep, EPOLL_CTL_ADD, c->fd, &ev) < 0)
+            die("epoll_ctl: %s", strerror(errno));
+        g.connecting++;
+    }
+}
+
+static void
+on_connected(struct conn *c)
+{
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        err = errno;
+    if (err)
+        die("connect to %s:%s (connection %u): %s", g.host, g.port, c->id, strerror(err));
+    /* registered for EPOLLOUT only while connecting: from now on EPOLLIN */
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+    if (epoll_ctl(g.ep, EPOLL_CTL_MOD, c->fd, &ev) < 0)
+        die("epoll_ctl: %s", strerror(errno));
+    c->want_out = false;
+    if (g.raw) {
+        conn_ready(c);
+    } else {
+        start_handshake(c);
+    }
+}
+
+static void
+on_event(struct conn *c, uint32_t events)
+{
+    uint64_t now = now_ns();
+    if (c->closed)
+        return;
+    if (c->state == ST_CONNECTING) {
+        on_connected(c);
+        return;
+    }
+    if (events & EPOLLOUT)
+        conn_flush(c);
+    if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+        return;
+    ssize_t n = recv(c->fd, g.rbuf, RBUF_SIZE, MSG_DONTWAIT);
+    if (n == 0) {
+        if (c->closing) { /* raw: the echo of our shutdown; ws: no close frame came */
+            conn_finish(c, g.raw);
+            return;
+        }
+        conn_die(c, "the server closed the connection%s",
+                 c->state == ST_HANDSHAKE ? " during the handshake" : "");
+    }
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+            return;
+        if (c->closing) {
+            conn_finish(c, false);
+            return;
+        }
+        conn_die(c, "recv: %s", strerror(errno));
+    }
+    if (c->state == ST_HANDSHAKE) {
+        process_handshake(c, g.rbuf, (size_t)n, now);
+    } else {
+        g.cnt.bytes_in += (uint64_t)n;
+        /* on an idle connection any data byte fails verify(): nothing is in flight */
+        if (g.raw)
+            process_raw(c, g.rbuf, (size_t)n, now);
+        else
+            process_ws(c, g.rbuf, (size_t)n, now);
+    }
+    if (c->due && !c->closed) {
+        unsigned due = c->due;
+        c->due = 0;
+        if (g.phase == PH_WARM || g.phase == PH_MEASURE)
+            send_msgs(c, due, now);
+        else if (g.phase == PH_CLOSE && !c->closing && c->recvd == c->sent)
+            start_close(c); /* drained */
+    }
+}
+
+/* ---- options ---------------------------------------------------------------------- */
+
+static void
+usage(FILE *f)
+{
+    fputs("usage: loadgen [options] ws://HOST:PORT/PATH | --raw HOST:PORT\n"
+          "  -c N        connections (default 100)\n"
+          "  -k N        messages in flight per connection (default 1)\n"
+          "  -s BYTES    payload size, suffix k/m for KiB/MiB (default 20)\n"
+          "  -d SECONDS  measured window (default 10; with --idle: hold time, default 0)\n"
+          "  -w SECONDS  warm-up after all connections are up (default 2;\n"
+          "              with --idle: settle time before reading VmRSS, default 3)\n"
+          "  -p PID      server PID: report its CPU per message (or RSS with --idle)\n"
+          "  --raw       plain TCP echo: send S bytes, read S bytes back\n"
+          "  --idle      open the connections, send nothing, report server RSS per conn\n"
+          "  --json      print the result as one JSON object\n",
+          f);
+}
+
+static unsigned long long
+parse_num(const char *s, const char *what, bool suffix)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (suffix && (*end == 'k' || *end == 'K')) {
+        v <<= 10;
+        end++;
+    } else if (suffix && (*end == 'm' || *end == 'M')) {
+        v <<= 20;
+        end++;
+    }
+    if (errno || end == s || *end || s[0] == '-')
+        die("bad %s \"%s\"", what, s);
+    return v;
+}
+
+static double
+parse_secs(const char *s, const char *what)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || !(v >= 0) || v > 86400)
+        die("bad %s \"%s\"", what, s);
+    return v;
+}
+
+static void
+parse_url(const char *url)
+{
+    const char *p = url;
+    bool ws = strncmp(p, "ws://", 5) == 0;
+    if (ws)
+        p += 5;
+    else if (strncmp(p, "tcp://", 6) == 0)
+        p += 6;
+    else if (strstr(p, "://"))
+        die("unsupported URL scheme in \"%s\" (ws:// only; no TLS)", url);
+    if (!ws && !g.raw)
+        die("\"%s\" is not a ws:// URL (use --raw for plain TCP)", url);
+    const char *hend = p + strcspn(p, ":/");
+    if (*p == '[') { /* [v6]:port */
+        const char *rb = strchr(p, ']');
+        if (!rb)
+            die("bad URL \"%s\"", url);
+        snprintf(g.host, sizeof g.host, "%.*s", (int)(rb - p - 1), p + 1);
+        hend = rb + 1;
+    } else {
+        snprintf(g.host, sizeof g.host, "%.*s", (int)(hend - p), p);
+    }
+    p = hend;
+    if (*p == ':') {
+        p++;
+        size_t n = strcspn(p, "/");
+        snprintf(g.port, sizeof g.port, "%.*s", (int)n, p);
+        p += n;
+    } else {
+        snprintf(g.port, sizeof g.port, "80");
+    }
+    snprintf(g.path, sizeof g.path, "%s", *p ? p : "/");
+    if (!g.host[0] || !g.port[0])
+        die("bad URL \"%s\"", url);
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai;
+    int rc = getaddrinfo(g.host, g.port, &hints, &ai);
+    if (rc)
+        die("%s:%s: %s", g.host, g.port, gai_strerror(rc));
+    memcpy(&g.addr, ai->ai_addr, ai->ai_addrlen);
+    g.addrlen = ai->ai_addrlen;
+    freeaddrinfo(ai);
+}
+
+static void
+raise_nofile(unsigned need)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        die("getrlimit: %s", strerror(errno));
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur >= need)
+        return;
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need)
+        die("%u connections need %u file descriptors; the hard limit is %llu", g.conns, need,
+            (unsigned long long)rl.rlim_max);
+    rl.rlim_cur = need;
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+        die("setrlimit(RLIMIT_NOFILE, %u): %s", need, strerror(errno));
+}
+
+/* ---- main ------------------------------------------------------------------------- */
+
+static double
+ru_secs(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec / 1e6;
+}
+
+static void
+report_idle(long rss0, long rss1)
+{
+    double per = g.conns ? (double)(rss1 - rss0) * 1024.0 / g.conns : 0;
+    if (g.json)
+        printf("{\"mode\":\"idle\",\"conns\":%u,\"rss_before_kB\":%ld,\"rss_after_kB\":%ld,"
+               "\"bytes_per_conn\":%.0f}\n",
+               g.conns, rss0, rss1, per);
+    else
+        printf("idle conns=%u rss_before_kB=%ld rss_after_kB=%ld bytes/conn=%.0f\n", g.conns, rss0,
+               rss1, per);
+    fflush(stdout);
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"raw", no_argument, NULL, 'R'},
+        {"json", no_argument, NULL, 'J'},
+        {"idle", no_argument, NULL, 'I'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    g.conns = 100;
+    g.inflight = 1;
+    g.size = 20;
+    g.duration = -1;
+    g.warmup = -1;
+    g.pid = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "c:k:s:d:w:p:h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            g.conns = (unsigned)parse_num(optarg, "connection count", false);
+            break;
+        case 'k':
+            g.inflight = (unsigned)parse_num(optarg, "in-flight count", false);
+            break;
+        case 's':
+            g.size = (size_t)parse_num(optarg, "payload size", true);
+            break;
+        case 'd':
+            g.duration = parse_secs(optarg, "duration");
+            break;
+        case 'w':
+            g.warmup = parse_secs(optarg, "warm-up");
+            break;
+        case 'p':
+            g.pid = (long)parse_num(optarg, "PID", false);
+            break;
+        case 'R':
+            g.raw = true;
+            break;
+        case 'J':
+            g.json = true;
+            break;
+        case 'I':
+            g.idle = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind != argc - 1) {
+        usage(stderr);
+        return 2;
+    }
+    if (g.duration < 0)
+        g.duration = g.idle ? 0 : 10;
+    if (g.warmup < 0)
+        g.warmup = g.idle ? 3 : 2;
+    if (g.conns < 1 || g.conns > 1000000)
+        die("connection count must be 1..1000000");
+    if (g.inflight < 1 || g.inflight > 4096)
+        die("in-flight count must be 1..4096");
+    if (g.size < 1 || g.size > (256u << 20))
+        die("payload size must be 1 B..256 MiB");
+    if (!g.idle && g.duration <= 0)
+        die("the measured window (-d) must be longer than 0 s");
+    if (g.idle && g.pid == 0)
+        die("--idle needs the server's PID (-p)");
+    parse_url(argv[optind]);
+    signal(SIGPIPE, SIG_IGN);
+    raise_nofile(g.conns + 32);
+
+    uint64_t u0 = 0, s0 = 0, u1 = 0, s1 = 0;
+    if (g.pid && !proc_cpu(g.pid, &u0, &s0))
+        die("cannot read /proc/%ld/stat: is the server running?", g.pid);
+
+    g.ep = epoll_create1(EPOLL_CLOEXEC);
+    if (g.ep < 0)
+        die("epoll_create1: %s", strerror(errno));
+    g.c = calloc(g.conns, sizeof *g.c);
+    g.ts = calloc((size_t)g.conns * g.inflight, sizeof *g.ts);
+    g.pat = xmalloc(g.size + PAT_SHIFTS);
+    g.scratch = xmalloc((size_t)g.inflight * (g.size + 14));
+    g.rbuf = xmalloc(RBUF_SIZE);
+    if (!g.c || !g.ts)
+        die("out of memory");
+    uint32_t seed = 0x2545F491u;
+    for (size_t i = 0; i < g.size + PAT_SHIFTS; i++)
+        g.pat[i] = (uint8_t)(xorshift32(&seed) >> 24);
+
+    long rss0 = g.idle ? proc_rss_kb(g.pid) : 0, rss1 = 0;
+    if (g.idle && rss0 < 0)
+        die("cannot read VmRSS of PID %ld", g.pid);
+
+    double close_timeout = CLOSE_TIMEOUT + g.conns / 2000.0;
+    struct epoll_event evs[MAX_EVENTS];
+    struct counters c0 = {0}, c1 = {0};
+    double cpu0 = 0, cpu1 = 0;
+    uint64_t t_start = now_ns(), t_phase = t_start, t_m0 = 0, t_m1 = 0;
+    g.phase = PH_RAMP;
+    while (g.phase != PH_DONE) {
+        uint64_t now = now_ns();
+        double in_phase = (double)(now - t_phase) / 1e9;
+        double wait_s = 0.1;
+        switch (g.phase) {
+        case PH_RAMP:
+            start_connects();
+            if (g.open == g.conns) {
+                /* load starts when every connection is up: a server busy echoing for the
+                 * first connections would otherwise starve the handshakes of the rest */
+                if (!g.idle)
+                    for (unsigned i = 0; i < g.conns; i++)
+                        send_msgs(&g.c[i], g.inflight, now);
+                g.phase = PH_WARM;
+                t_phase = now;
+                continue;
+            }
+            if ((double)(now - t_start) / 1e9 > RAMP_TIMEOUT)
+                die("only %u of %u connections established after %.0f s", g.open, g.conns,
+                    RAMP_TIMEOUT);
+            break;
+        case PH_WARM:
+            if (in_phase >= g.warmup) {
+                if (g.idle) {
+                    rss1 = proc_rss_kb(g.pid);
+                    if (rss1 < 0)
+                        die("cannot read VmRSS of PID %ld: did the server exit?", g.pid);
+                    report_idle(rss0, rss1);
+                    g.phase = PH_HOLD;
+                } else {
+                    if (g.pid && !proc_cpu(g.pid, &u0, &s0))
+                        die("cannot read /proc/%ld/stat: did the server exit?", g.pid);
+                    c0 = g.cnt;
+                    cpu0 = ru_secs();
+                    memset(g.hist, 0, sizeof g.hist);
+                    g.hist_n = 0;
+                    g.phase = PH_MEASURE;
+                    t_m0 = now;
+                }
+                t_phase = now;
+                continue;
+            }
+            wait_s = g.warmup - in_phase;
+            break;
+        case PH_MEASURE:
+            if (in_phase >= g.duration) {
+                if (g.pid && !proc_cpu(g.pid, &u1, &s1))
+                    die("cannot read /proc/%ld/stat: did the server exit?", g.pid);
+                c1 = g.cnt;
+                cpu1 = ru_secs();
+                t_m1 = now;
+                /* the messages in flight drain at about the measured rate */
+                double rate = (double)(c1.msgs - c0.msgs) / ((double)(t_m1 - t_m0) / 1e9);
+                double drain = (double)g.conns * g.inflight / (rate > 1 ? rate : 1);
+                close_timeout += 2 * (drain < 30 ? drain : 30);
+                begin_close();
+                g.phase = PH_CLOSE;
+                t_phase = now;
+                continue;
+            }
+            wait_s = g.duration - in_phase;
+            break;
+        case PH_HOLD:
+            if (in_phase >= g.duration) {
+                begin_close();
+                g.phase = PH_CLOSE;
+                t_phase = now;
+                continue;
+            }
+            wait_s = g.duration - in_phase;
+            break;
+        case PH_CLOSE:
+            if (g.open == 0 || in_phase >= close_timeout) {
+                g.phase = PH_DONE;
+                continue;
+            }
+            wait_s = close_timeout - in_phase;
+            break;
+        case PH_DONE:
+            break;
+        }
+        int timeout = (int)(wait_s * 1000.0) + 1;
+        if (timeout > 100)
+            timeout = 100;
+        int n = epoll_wait(g.ep, evs, MAX_EVENTS, timeout);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            die("epoll_wait: %s", strerror(errno));
+        }
+        for (int i = 0; i < n; i++)
+            on_event(evs[i].data.ptr, evs[i].events);
+    }
+    if (g.open)
+        fprintf(stderr, "loadgen: note: %u connections still open %.0f s after the load ended\n",
+                g.open, close_timeout);
+    if (g.abrupt)
+        fprintf(stderr, "loadgen: note: %u connections ended without a clean close\n", g.abrupt);
+    if (g.unanswered)
+        fprintf(stderr,
+                "loadgen: note: %" PRIu64 " echoes in flight were not returned before the "
+                "server closed\n",
+                g.unanswered);
+    if (g.idle)
+        return 0;
+
+    double win = (double)(t_m1 - t_m0) / 1e9;
+    uint64_t msgs = c1.msgs - c0.msgs;
+    if (msgs == 0)
+        die("no echo completed in the %.2f s window", win);
+    double rate = (double)msgs / win;
+    double tx = (double)(c1.bytes_out - c0.bytes_out) / win / 1e6;
+    double rx = (double)(c1.bytes_in - c0.bytes_in) / win / 1e6;
+    double p50 = hist_quantile(0.50) / 1e3, p99 = hist_quantile(0.99) / 1e3;
+    double lg_cpu = (cpu1 - cpu0) / win * 100.0;
+    double hz = (double)sysconf(_SC_CLK_TCK);
+    double user = 0, sys = 0;
+    if (g.pid) {
+        user = (double)(u1 - u0) / hz * 1e6 / (double)msgs;
+        sys = (double)(s1 - s0) / hz * 1e6 / (double)msgs;
+    }
+    const char *mode = g.raw ? "raw" : "ws";
+    if (g.json) {
+        printf("{\"mode\":\"%s\",\"conns\":%u,\"inflight\":%u,\"size\":%zu,\"window_s\":%.3f,"
+               "\"msgs\":%" PRIu64 ",\"msgs_per_s\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f,"
+               "\"tx_MBps\":%.2f,\"rx_MBps\":%.2f,",
+               mode, g.conns, g.inflight, g.size, win, msgs, rate, p50, p99, tx, rx);
+        if (g.pid)
+            printf("\"user_us_per_msg\":%.3f,\"sys_us_per_msg\":%.3f,", user, sys);
+        else
+            printf("\"user_us_per_msg\":null,\"sys_us_per_msg\":null,");
+        printf("\"loadgen_cpu_pct\":%.0f}\n", lg_cpu);
+    } else {
+        printf("%s c=%u k=%u s=%zu window=%.2fs msgs/s=%.0f p50_us=%.1f p99_us=%.1f "
+               "tx_MB/s=%.2f rx_MB/s=%.2f",
+               mode, g.conns, g.inflight, g.size, win, rate, p50, p99, tx, rx);
+        if (g.pid)
+            printf(" user_us/msg=%.3f sys_us/msg=%.3f", user, sys);
+        printf(" loadgen_cpu=%.0f%%\n", lg_cpu);
+    }
+    fflush(stdout);
+    return 0;
+}

@@ -1,0 +1,312 @@
+#!/usr/bin/env bash
+# Echo benchmark: lappsd against its peers, measured in the same run.
+#
+#   bench/echo/run.sh [--quick] [--lappsd PATH] [--build DIR] [--rounds N] [--keep DIR]
+#
+# Servers, each pinned to core 0: tcp-echo (the raw TCP floor, loadgen --raw), lws-echo
+# (libwebsockets), node ws (ws-echo.js) and, with --lappsd PATH, lappsd (started as PATH
+# with no arguments; it serves ws://127.0.0.1:5083/echo). loadgen runs pinned to core 1.
+# For every payload x connections x in-flight combination each server is measured once
+# per round, servers interleaved (and their order rotated) within the round; the table
+# shows the median of the rounds. See bench/README.md for what each column means.
+#
+# --quick: 4 combinations, 1 round, 2 s windows (a smoke test, not a result).
+# --build DIR: Meson build directory with bench/echo/loadgen (default: build).
+# --keep DIR: keep the raw loadgen output and the server logs in DIR.
+#
+# Environment: LAPPS_BENCH_NODE_DIR (where `ws` is installed, outside the repo; default
+# ${TMPDIR:-/tmp}/lapps-bench-node), LAPPS_BENCH_PORT (first peer port, default 5091),
+# LAPPS_BENCH_SERVER_CPU / LAPPS_BENCH_CLIENT_CPU (default 0 / 1).
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+
+quick=0
+lappsd=""
+build="$repo/build"
+rounds=""
+keep=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --quick) quick=1 ;;
+    --lappsd) lappsd=${2:?--lappsd needs a path}; shift ;;
+    --build) build=${2:?--build needs a directory}; shift ;;
+    --rounds) rounds=${2:?--rounds needs a number}; shift ;;
+    --keep) keep=${2:?--keep needs a directory}; shift ;;
+    -h | --help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "run.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+if [ "$quick" = 1 ]; then
+    warm=1 dur=2 rounds=${rounds:-1}
+    combos="20:100:1 20:100:8 1024:1000:8 16384:100:8"
+else
+    warm=1 dur=3 rounds=${rounds:-3}
+    combos=""
+    for s in 20 1024 16384; do
+        for c in 100 1000; do
+            for k in 1 8; do combos="$combos $s:$c:$k"; done
+        done
+    done
+fi
+case "$rounds" in '' | *[!0-9]* | 0) echo "run.sh: bad --rounds '$rounds'" >&2; exit 2 ;; esac
+
+loadgen="$build/bench/echo/loadgen"
+if [ ! -x "$loadgen" ]; then
+    echo "run.sh: $loadgen not found; build first:" >&2
+    echo "  meson setup build && ninja -C build   (or --build DIR)" >&2
+    exit 1
+fi
+
+server_cpu=${LAPPS_BENCH_SERVER_CPU:-0}
+client_cpu=${LAPPS_BENCH_CLIENT_CPU:-1}
+port0=${LAPPS_BENCH_PORT:-5091}
+node_dir=${LAPPS_BENCH_NODE_DIR:-${TMPDIR:-/tmp}/lapps-bench-node}
+if [ "$(nproc)" -lt 2 ]; then
+    echo "run.sh: fewer than 2 CPUs: server and load generator share one" >&2
+    client_cpu=$server_cpu
+fi
+
+if [ -n "$keep" ]; then
+    mkdir -p "$keep" && work=$(cd "$keep" && pwd) || exit 1
+else
+    work=$(mktemp -d "${TMPDIR:-/tmp}/lapps-echo.XXXXXX") || exit 1
+fi
+results="$work/results"
+: >"$results"
+
+# ---- servers ----------------------------------------------------------------------------
+
+names=()   # server names, in table order
+declare -A pid url mode log dead
+
+cleanup() {
+    local n p
+    for n in "${names[@]}"; do
+        p=${pid[$n]:-}
+        [ -n "$p" ] && kill "$p" 2>/dev/null
+    done
+    for n in "${names[@]}"; do
+        p=${pid[$n]:-}
+        [ -z "$p" ] && continue
+        for _ in $(seq 20); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -0 "$p" 2>/dev/null && kill -9 "$p" 2>/dev/null
+        wait "$p" 2>/dev/null
+    done
+    [ -z "$keep" ] && rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP PIPE
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# start NAME PORT MODE URL COMMAND...
+start() {
+    local name=$1 port=$2 m=$3 u=$4
+    shift 4
+    if port_open "$port"; then
+        echo "run.sh: port $port is already in use: skipping $name" >&2
+        return
+    fi
+    log[$name]="$work/$name.log"
+    taskset -c "$server_cpu" "$@" >"${log[$name]}" 2>&1 &
+    local p=$!
+    for _ in $(seq 100); do
+        port_open "$port" && break
+        kill -0 "$p" 2>/dev/null || break
+        sleep 0.1
+    done
+    if ! kill -0 "$p" 2>/dev/null || ! port_open "$port"; then
+        echo "run.sh: $name did not start listening on port $port; skipped. Its log:" >&2
+        tail -5 "${log[$name]}" >&2
+        kill "$p" 2>/dev/null
+        wait "$p" 2>/dev/null
+        return
+    fi
+    names+=("$name")
+    pid[$name]=$p mode[$name]=$m url[$name]=$u dead[$name]=""
+}
+
+start tcp-echo "$port0" raw "127.0.0.1:$port0" "$build/bench/peers/tcp-echo" "$port0"
+
+if [ -n "$lappsd" ]; then
+    if [ -x "$lappsd" ]; then
+        start lappsd 5083 ws "ws://127.0.0.1:5083/echo" "$lappsd"
+    else
+        echo "run.sh: lappsd '$lappsd' not found or not executable: skipped" >&2
+    fi
+fi
+
+if [ -x "$build/bench/peers/lws-echo" ]; then
+    p=$((port0 + 1))
+    start lws-echo "$p" ws "ws://127.0.0.1:$p/echo" "$build/bench/peers/lws-echo" "$p"
+else
+    echo "run.sh: lws-echo not built (libwebsockets-dev missing?): skipped" >&2
+fi
+
+if command -v node >/dev/null; then
+    if [ ! -f "$node_dir/node_modules/ws/package.json" ]; then
+        echo "run.sh: installing ws@8 into $node_dir" >&2
+        mkdir -p "$node_dir"
+        timeout 300 npm install --no-save --no-audit --no-fund --prefix "$node_dir" ws@8 >&2 ||
+            echo "run.sh: npm install ws@8 failed" >&2
+    fi
+    if [ -f "$node_dir/node_modules/ws/package.json" ]; then
+        p=$((port0 + 2))
+        start node-ws "$p" ws "ws://127.0.0.1:$p/echo" \
+            env NODE_PATH="$node_dir/node_modules" node "$repo/bench/peers/ws-echo.js" "$p"
+    else
+        echo "run.sh: node ws not available: skipped" >&2
+    fi
+else
+    echo "run.sh: node not found: node ws skipped" >&2
+fi
+
+if [ "${#names[@]}" -eq 0 ]; then
+    echo "run.sh: no server started" >&2
+    exit 1
+fi
+
+# ---- runs -------------------------------------------------------------------------------
+
+ncombos=$(echo $combos | wc -w)
+nruns=$((ncombos * ${#names[@]} * rounds))
+loadavg0=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "echo benchmark: ${names[*]}; $ncombos combinations x $rounds round(s), ${warm} s warm-up +" \
+    "${dur} s each ($nruns runs); servers on CPU $server_cpu, loadgen on CPU $client_cpu" >&2
+
+run=0
+for ((r = 1; r <= rounds; r++)); do
+    for combo in $combos; do
+        IFS=: read -r size conns k <<<"$combo"
+        # rotate the order of the servers from combination to combination and round to round
+        n=${#names[@]}
+        off=$(((run / n + r) % n))
+        for ((i = 0; i < n; i++)); do
+            name=${names[$(((i + off) % n))]}
+            run=$((run + 1))
+            [ -n "${dead[$name]}" ] && continue
+            if ! kill -0 "${pid[$name]}" 2>/dev/null; then
+                echo "run.sh: $name (PID ${pid[$name]}) has exited; see ${log[$name]}" >&2
+                dead[$name]=1
+                continue
+            fi
+            args=(-c "$conns" -k "$k" -s "$size" -w "$warm" -d "$dur" -p "${pid[$name]}" --json)
+            [ "${mode[$name]}" = raw ] && args+=(--raw)
+            out=$(taskset -c "$client_cpu" timeout 120 "$loadgen" "${args[@]}" "${url[$name]}" \
+                2>"$work/err")
+            rc=$?
+            if [ $rc -eq 0 ] && [ -n "$out" ]; then
+                echo "$name $r $size $conns $k $out" >>"$results"
+                rate=$(echo "$out" | sed -n 's/.*"msgs_per_s":\([0-9.]*\).*/\1/p')
+                printf '[%d/%d] round %d %-9s %6s B c=%-4s k=%s %10s msg/s\n' "$run" "$nruns" "$r" \
+                    "$name" "$size" "$conns" "$k" "$rate" >&2
+            else
+                echo "$name $r $size $conns $k FAIL" >>"$results"
+                printf '[%d/%d] round %d %-9s %6s B c=%-4s k=%s FAILED (rc %d): %s\n' "$run" "$nruns" \
+                    "$r" "$name" "$size" "$conns" "$k" "$rc" "$(tail -1 "$work/err")" >&2
+            fi
+            grep -h '^loadgen: note' "$work/err" | sed "s/^/    $name: /" >&2
+        done
+    done
+done
+loadavg1=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---- table ------------------------------------------------------------------------------
+
+versions="kernel $(uname -r), USER_HZ $(getconf CLK_TCK)"
+[ -n "$(pkg-config --modversion libwebsockets 2>/dev/null)" ] &&
+    versions="$versions, libwebsockets $(pkg-config --modversion libwebsockets)"
+command -v node >/dev/null && [ -f "$node_dir/node_modules/ws/package.json" ] &&
+    versions="$versions, node $(node --version), ws $(sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' \
+        "$node_dir/node_modules/ws/package.json")"
+
+echo
+echo "Echo benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'): median of $rounds round(s), ${dur} s window" \
+    "after ${warm} s warm-up"
+echo "$versions; load average before $loadavg0, after $loadavg1"
+echo "server CPU $server_cpu, loadgen CPU $client_cpu; 'x tcp' = msgs/s relative to tcp-echo in the same round"
+echo
+awk -v order="${names[*]}" -v combos="$combos" '
+function median(list,    a, n, i, j, t) {
+    n = split(list, a, " ")
+    if (n == 0) return ""
+    for (i = 2; i <= n; i++) {          # insertion sort, numeric
+        t = a[i] + 0
+        for (j = i - 1; j >= 1 && a[j] + 0 > t; j--) a[j + 1] = a[j]
+        a[j + 1] = t
+    }
+    if (n % 2) return a[(n + 1) / 2]
+    return (a[n / 2] + a[n / 2 + 1]) / 2
+}
+function add(key, v) { vals[key] = (key in vals) ? vals[key] " " v : v }
+function human(b) {
+    if (b >= 1024 && b % 1024 == 0) return (b / 1024) " KiB"
+    return b " B"
+}
+{
+    key = $1 SUBSEP $3 SUBSEP $4 SUBSEP $5
+    if ($6 == "FAIL") { fails[key]++; next }
+    s = $6; gsub(/[{}"]/, "", s)
+    n = split(s, kv, ",")
+    delete f
+    for (i = 1; i <= n; i++) { split(kv[i], p, ":"); f[p[1]] = p[2] }
+    runs[key]++
+    add(key SUBSEP "rate", f["msgs_per_s"])
+    add(key SUBSEP "p50", f["p50_us"])
+    add(key SUBSEP "p99", f["p99_us"])
+    add(key SUBSEP "user", f["user_us_per_msg"])
+    add(key SUBSEP "sys", f["sys_us_per_msg"])
+    add(key SUBSEP "tx", f["tx_MBps"])
+    add(key SUBSEP "rx", f["rx_MBps"])
+    add(key SUBSEP "lg", f["loadgen_cpu_pct"])
+    rate[$1 SUBSEP $2 SUBSEP $3 SUBSEP $4 SUBSEP $5] = f["msgs_per_s"]
+    seen_round[$2] = 1
+}
+END {
+    ns = split(order, srv, " ")
+    nc = split(combos, cmb, " ")
+    hdr = sprintf("%-8s %5s %2s  %-9s %9s %6s %9s %9s %8s %8s %15s %4s", "payload", "conns", "k",
+                  "server", "msgs/s", "x tcp", "p50 us", "p99 us", "user us", "sys us",
+                  "MB/s tx/rx", "lg%")
+    print hdr
+    print sprintf("%-8s %5s %2s  %-9s %9s %6s %9s %9s %8s %8s %15s %4s", "", "", "", "", "", "",
+                  "", "", "/msg", "/msg", "(wire)", "")
+    for (c = 1; c <= nc; c++) {
+        split(cmb[c], q, ":")
+        for (i = 1; i <= ns; i++) {
+            name = srv[i]
+            key = name SUBSEP q[1] SUBSEP q[2] SUBSEP q[3]
+            if (!(key in runs)) {
+                printf "%-8s %5s %2s  %-9s %9s\n", human(q[1]), q[2], q[3], name, "FAILED"
+                continue
+            }
+            # ratio: per round against tcp-echo in the same round, then the median
+            ratios = ""
+            for (r in seen_round) {
+                a = name SUBSEP r SUBSEP q[1] SUBSEP q[2] SUBSEP q[3]
+                b = "tcp-echo" SUBSEP r SUBSEP q[1] SUBSEP q[2] SUBSEP q[3]
+                if ((a in rate) && (b in rate) && rate[b] > 0)
+                    ratios = ratios " " (rate[a] / rate[b])
+            }
+            ratio = median(ratios)
+            note = (key in fails) ? sprintf("  (%d failed)", fails[key]) : ""
+            printf "%-8s %5s %2s  %-9s %9.0f %6s %9.0f %9.0f %8.2f %8.2f %15s %4.0f%s\n",
+                human(q[1]), q[2], q[3], name, median(vals[key SUBSEP "rate"]),
+                ratio == "" ? "-" : sprintf("%.2f", ratio),
+                median(vals[key SUBSEP "p50"]), median(vals[key SUBSEP "p99"]),
+                median(vals[key SUBSEP "user"]), median(vals[key SUBSEP "sys"]),
+                sprintf("%.1f/%.1f", median(vals[key SUBSEP "tx"]), median(vals[key SUBSEP "rx"])),
+                median(vals[key SUBSEP "lg"]), note
+        }
+    }
+}' "$results"
+
+if grep -q ' FAIL$' "$results"; then
+    echo
+    echo "Some runs failed; see the messages above."
+    exit 1
+fi
