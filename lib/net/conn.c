@@ -38,6 +38,28 @@ mark_live(struct lapps_conn *c, bool open)
                           memory_order_release);
 }
 
+/* A worker's count of open connections is raised by whichever worker completes the
+ * handshake (itself, or one handing the connection over), so it only changes by atomic
+ * read-modify-write. A place is taken on the worker that will hold the connection before
+ * the 101 leaves, so max_connections holds there whoever accepted the TCP connection. */
+static bool
+take_place(struct lapps__worker *host, size_t max)
+{
+    uint64_t n = atomic_load_explicit(&host->stats.connections, memory_order_relaxed);
+    do {
+        if (n >= max)
+            return false;
+    } while (!atomic_compare_exchange_weak_explicit(&host->stats.connections, &n, n + 1,
+                                                    memory_order_relaxed, memory_order_relaxed));
+    return true;
+}
+
+static void
+give_place(struct lapps__worker *host)
+{
+    atomic_fetch_sub_explicit(&host->stats.connections, 1, memory_order_relaxed);
+}
+
 static struct lapps_conn *
 conn_new(struct lapps__worker *w, int fd)
 {
@@ -64,6 +86,8 @@ conn_new(struct lapps__worker *w, int fd)
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
     if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
         lapps__log(w->srv, LAPPS_LOG_WARN, "epoll_ctl: %s", strerror(errno));
+        /* The caller still owns the fd and closes it: the reap must not close it too. */
+        c->fd = -1;
         c->state = CONN_DEAD;
         w->dead[w->n_dead++] = c;
         return NULL;
@@ -165,9 +189,10 @@ lapps__conn_reap(struct lapps__worker *w)
         if (w->cork_conn == c)
             lapps__out_uncork(w);
         lapps__timer_cancel(&w->wheel, &c->timer);
-        close(c->fd);
+        if (c->fd >= 0) /* -1: handed over, or never registered */
+            close(c->fd);
         if (c->flags & CF_OPENED) {
-            STAT_ADD(w, connections, (uint64_t)-1);
+            give_place(w);
             struct lapps_service *s = c->inst->svc;
             if (s->on_close) {
                 lapps_close_info info = {(lapps_close_reason)c->close_reason,
@@ -355,8 +380,7 @@ open_conn(struct lapps_conn *c, struct lapps_instance *inst, char *query)
         arm(c, o->ping_ms && (!o->idle_ms || o->ping_ms < o->idle_ms) ? o->ping_ms : o->idle_ms);
     else
         lapps__timer_cancel(&w->wheel, &c->timer);
-    mark_live(c, true);
-    STAT_ADD(w, connections, 1);
+    mark_live(c, true); /* its place was taken before the 101 */
     if (s->on_open)
         s->on_open(c, s->user_data);
 }
@@ -378,6 +402,7 @@ hand_over(struct lapps_conn *c, struct lapps_service *s, unsigned to, const char
     struct lapps__worker *w = c->w;
     struct lapps__post *p = malloc(sizeof *p + rest_len);
     if (!p) {
+        give_place(&w->srv->workers[to]);
         refuse(c, 503);
         return;
     }
@@ -395,6 +420,7 @@ hand_over(struct lapps_conn *c, struct lapps_service *s, unsigned to, const char
     if (sent != (ssize_t)resp_len || lapps__worker_post(&w->srv->workers[to], p) != 0) {
         free(p->query);
         free(p);
+        give_place(&w->srv->workers[to]);
         STAT_ADD(w, handshakes_failed, 1);
         lapps__conn_abort(c, LAPPS_CLOSED_DROPPED, 1006);
         return;
@@ -416,20 +442,16 @@ handshake_done(struct lapps_conn *c, const struct lapps__hs_request *req, uint8_
         refuse(c, 404);
         return;
     }
-    if (w->stopping || atomic_load_explicit(&w->stats.connections, memory_order_relaxed) >=
-                           srv->opts.max_connections) {
-        refuse(c, 503);
-        return;
-    }
     char resp[512];
     lapps_ssize n = lapps__hs_response_101(resp, sizeof resp, &req->key, NULL, NULL, 0);
-    if (n < 0) {
+    struct lapps_instance *inst = w->instances[s->index];
+    unsigned host = inst ? w->index : pick_host(s);
+    if (n < 0 || w->stopping || !take_place(&srv->workers[host], srv->opts.max_connections)) {
         refuse(c, 503);
         return;
     }
-    struct lapps_instance *inst = w->instances[s->index];
     if (!inst) {
-        hand_over(c, s, pick_host(s), resp, (size_t)n, rest, rest_len, &req->query);
+        hand_over(c, s, host, resp, (size_t)n, rest, rest_len, &req->query);
         return;
     }
     char *query = dup_query(&req->query);
@@ -440,6 +462,7 @@ handshake_done(struct lapps_conn *c, const struct lapps__hs_request *req, uint8_
     c->hs = NULL;
     lapps__out_raw(c, resp, (size_t)n);
     if (c->state == CONN_DEAD) {
+        give_place(w);
         free(query);
         return;
     }
@@ -574,6 +597,7 @@ lapps__conn_adopt(struct lapps__worker *w, struct lapps__post *p)
     struct lapps_conn *c = conn_new(w, p->fd);
     struct lapps_instance *inst = w->instances[p->svc->index];
     if (!c || !inst || w->stopping) {
+        give_place(w); /* taken by the worker that handed it over */
         if (c)
             kill(c);
         else

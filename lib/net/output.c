@@ -150,8 +150,12 @@ lapps__out_uncork(struct lapps__worker *w)
     flush_cork(w);
     c->flags &= (uint8_t)~CF_IN_BATCH;
     w->cork_conn = NULL;
-    if ((c->flags & CF_SHUT_WR) && c->state != CONN_DEAD)
-        lapps__out_flush(c); /* sends the FIN a close handshake left pending */
+    /* Sends the FIN a close handshake left pending, and calls the on_drain owed when the
+     * cork held more than half the limit but the kernel took it all (then no EPOLLOUT
+     * will come to do it). */
+    if (c->state != CONN_DEAD &&
+        ((c->flags & CF_SHUT_WR) || ((c->flags & CF_WANT_DRAIN) && !c->out_head)))
+        lapps__out_flush(c);
 }
 
 int
@@ -167,11 +171,13 @@ lapps__out_send(struct lapps_conn *c, uint8_t opcode, const void *data, size_t l
     struct lapps__worker *w = c->w;
     uint8_t hdr[LAPPS__FRAME_MAX_HEADER];
     size_t hn = lapps__frame_header(hdr, opcode, true, len, NULL);
-    if (opcode < LAPPS__OP_CLOSE) {
+    if (opcode != LAPPS__OP_CLOSE) {
+        /* Pongs count too: a peer that pings and never reads must not grow our queue. */
         int rv = check_limit(c, hn + len);
         if (rv != 0)
             return rv;
-        STAT_ADD(w, messages_out, 1);
+        if (opcode < LAPPS__OP_CLOSE)
+            STAT_ADD(w, messages_out, 1);
     }
     if (w->cork_conn == c) {
         if (w->cork_len + hn + len > LAPPS__CORK_BUF)
