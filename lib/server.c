@@ -42,7 +42,9 @@ lapps_opts_new(lapps_opts **out)
     if (!o)
         return LAPPS_ERR_NOMEM;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    o->workers = cpus < 1 ? 1 : cpus > (long)LAPPS__MAX_WORKERS ? LAPPS__MAX_WORKERS : (unsigned)cpus;
+    o->workers = cpus < 1                          ? 1
+                 : cpus > (long)LAPPS__MAX_WORKERS ? LAPPS__MAX_WORKERS
+                                                   : (unsigned)cpus;
     o->max_connections = 10000;
     o->max_message = 16u << 20;
     o->max_outbound = 16u << 20;
@@ -254,8 +256,8 @@ lapps_server_new(lapps_server **out, const lapps_opts *opts)
     pthread_mutex_init(&srv->lock, NULL);
     pthread_cond_init(&srv->cond, NULL);
     for (size_t i = 0; i < opts->n_listeners; i++) {
-        int rv = lapps__listen_probe(opts->listeners[i].addr, opts->listeners[i].port,
-                                     &srv->ports[i]);
+        int rv =
+            lapps__listen_probe(opts->listeners[i].addr, opts->listeners[i].port, &srv->ports[i]);
         if (rv != 0) {
             lapps_server_free(srv);
             return rv;
@@ -292,8 +294,7 @@ lapps_service_register(lapps_server *srv, const lapps_service *svc)
     atomic_init(&s->next_host, 0);
     /* Instances go to consecutive workers, the first service starting at worker 0, the
      * next after where the previous ended, so that small services spread out. */
-    unsigned n = s->instances == 0 || s->instances > srv->n_workers ? srv->n_workers
-                                                                     : s->instances;
+    unsigned n = s->instances == 0 || s->instances > srv->n_workers ? srv->n_workers : s->instances;
     if (s->instances > srv->n_workers)
         lapps__log(srv, LAPPS_LOG_INFO, "service %s: %u instances asked, %u workers: %u", s->name,
                    s->instances, srv->n_workers, n);
@@ -348,8 +349,8 @@ lapps_server_start(lapps_server *srv)
         rv = lapps__worker_start_instances(&srv->workers[0]);
     } else if (rv == 0) {
         for (unsigned i = 0; i < srv->n_workers; i++) {
-            int e = pthread_create(&srv->workers[i].thread, NULL, lapps__worker_main,
-                                   &srv->workers[i]);
+            int e =
+                pthread_create(&srv->workers[i].thread, NULL, lapps__worker_main, &srv->workers[i]);
             if (e != 0) {
                 /* Threads already made wait for the missing ones: count it as started
                  * with an error so they give up. */

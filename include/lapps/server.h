@@ -103,9 +103,8 @@ LAPPS_EXPORT int lapps_opts_set_max_handshake_size(lapps_opts *opts, size_t byte
  *  idle: close with 1001 after this long without any frame from the peer (0: never);
  *  ping: send a ping after this long without any frame from the peer (0: never).
  *  @return 0 or LAPPS_ERR_INVAL. */
-LAPPS_EXPORT int lapps_opts_set_timeouts(lapps_opts *opts, uint32_t handshake_ms,
-                                         uint32_t close_ms, uint32_t idle_ms,
-                                         uint32_t ping_ms);
+LAPPS_EXPORT int lapps_opts_set_timeouts(lapps_opts *opts, uint32_t handshake_ms, uint32_t close_ms,
+                                         uint32_t idle_ms, uint32_t ping_ms);
 
 /** Sets the log callback and the most verbose level it receives (NULL: no log).
  *  @return 0 or LAPPS_ERR_INVAL. */
@@ -126,13 +125,13 @@ typedef struct lapps_message {
 
 /** Why a connection ended, as on_close reports it. */
 typedef enum lapps_close_reason {
-    LAPPS_CLOSED_BY_PEER = 0,    /**< the peer sent a close frame */
-    LAPPS_CLOSED_BY_SERVICE = 1, /**< lapps_conn_close() or lapps_close() */
-    LAPPS_CLOSED_PROTOCOL = 2,   /**< the peer broke RFC 6455: 1002, 1007 or 1009 */
-    LAPPS_CLOSED_DROPPED = 3,    /**< TCP ended without a close handshake (1006) */
-    LAPPS_CLOSED_OUTBOUND = 4,   /**< output past the outbound limit (1008) */
-    LAPPS_CLOSED_TIMEOUT = 5,    /**< idle timeout (1001) */
-    LAPPS_CLOSED_SHUTDOWN = 6,   /**< the server stopped (1001) */
+    LAPPS_CLOSED_BY_PEER = 0,       /**< the peer sent a close frame */
+    LAPPS_CLOSED_BY_SERVICE = 1,    /**< lapps_conn_close() or lapps_close() */
+    LAPPS_CLOSED_PROTOCOL = 2,      /**< the peer broke RFC 6455: 1002, 1007 or 1009 */
+    LAPPS_CLOSED_DROPPED = 3,       /**< TCP ended without a close handshake (1006) */
+    LAPPS_CLOSED_OUTBOUND = 4,      /**< output past the outbound limit (1008) */
+    LAPPS_CLOSED_TIMEOUT = 5,       /**< idle timeout (1001) */
+    LAPPS_CLOSED_SHUTDOWN = 6,      /**< the server stopped (1001) */
     LAPPS_CLOSED_SERVICE_ERROR = 7, /**< on_message returned an error (1011) */
 } lapps_close_reason;
 
@@ -153,15 +152,13 @@ typedef void (*lapps_on_shutdown_fn)(lapps_instance *inst, void *user_data);
 typedef void (*lapps_on_open_fn)(lapps_conn *conn, void *user_data);
 /** A whole message arrived. Return 0, or a negative value to close the connection with
  *  1011 (internal error). */
-typedef int (*lapps_on_message_fn)(lapps_conn *conn, const lapps_message *msg,
-                                   void *user_data);
+typedef int (*lapps_on_message_fn)(lapps_conn *conn, const lapps_message *msg, void *user_data);
 /** Output queued for this connection went below half of the outbound limit after
  *  having been above it: the service may send again. */
 typedef void (*lapps_on_drain_fn)(lapps_conn *conn, void *user_data);
 /** The connection ended; called exactly once for every connection on_open saw,
  *  however it ended. The lapps_conn is invalid after this returns. */
-typedef void (*lapps_on_close_fn)(lapps_conn *conn, const lapps_close_info *info,
-                                  void *user_data);
+typedef void (*lapps_on_close_fn)(lapps_conn *conn, const lapps_close_info *info, void *user_data);
 
 /** Creates a service description: @p name (for logs) and the request target path it is
  *  bound to (e.g. "/echo"; the query string is not part of the match). Raw protocol,
@@ -188,8 +185,7 @@ LAPPS_EXPORT int lapps_service_set_max_message_size(lapps_service *svc, size_t b
 LAPPS_EXPORT int lapps_service_set_callbacks(lapps_service *svc, lapps_on_start_fn on_start,
                                              lapps_on_open_fn on_open,
                                              lapps_on_message_fn on_message,
-                                             lapps_on_drain_fn on_drain,
-                                             lapps_on_close_fn on_close,
+                                             lapps_on_drain_fn on_drain, lapps_on_close_fn on_close,
                                              lapps_on_shutdown_fn on_shutdown);
 
 /** Sets the pointer every callback of this service receives last. @return 0. */
@@ -250,16 +246,16 @@ LAPPS_EXPORT int lapps_server_dispatch(lapps_server *srv);
 
 /** Counters, summed over the workers. Begins with its own size so it can grow. */
 typedef struct lapps_stats {
-    size_t size; /**< set to sizeof(lapps_stats) before calling */
-    uint64_t connections;      /**< open now (after the handshake) */
-    uint64_t accepted;         /**< TCP connections accepted */
+    size_t size;                /**< set to sizeof(lapps_stats) before calling */
+    uint64_t connections;       /**< open now (after the handshake) */
+    uint64_t accepted;          /**< TCP connections accepted */
     uint64_t handshakes_failed; /**< answered with an HTTP error or timed out */
     uint64_t messages_in;
     uint64_t messages_out;
     uint64_t bytes_in;
     uint64_t bytes_out;
-    uint64_t reads;  /**< recv system calls */
-    uint64_t writes; /**< send system calls */
+    uint64_t reads;       /**< recv system calls */
+    uint64_t writes;      /**< send system calls */
     uint64_t handed_over; /**< connections moved to another worker after the handshake */
 } lapps_stats;
 
@@ -282,8 +278,7 @@ LAPPS_EXPORT void *lapps_instance_get_data(const lapps_instance *inst);
  *  @return 0; LAPPS_ERR_INVAL (bad opcode, or text that is not UTF-8 is not checked:
  *  the caller owns that); LAPPS_ERR_STATE (closing); LAPPS_ERR_LIMIT (past the outbound
  *  limit: the connection is being closed with 1008); LAPPS_ERR_NOMEM. */
-LAPPS_EXPORT int lapps_conn_send(lapps_conn *conn, lapps_opcode op, const void *data,
-                                 size_t len);
+LAPPS_EXPORT int lapps_conn_send(lapps_conn *conn, lapps_opcode op, const void *data, size_t len);
 
 /** Starts the close handshake with @p code (1000–1003, 1007–1014, 3000–4999) and an
  *  optional UTF-8 @p reason (cut to 123 bytes). on_close follows.
@@ -319,8 +314,8 @@ LAPPS_EXPORT void *lapps_conn_get_user_data(const lapps_conn *conn);
  *  @return 0; LAPPS_ERR_NOT_FOUND when no such connection is open (checked again on
  *  the worker: a message to a connection that closes meanwhile is dropped);
  *  LAPPS_ERR_AGAIN when the worker's inbox is full; LAPPS_ERR_INVAL; LAPPS_ERR_NOMEM. */
-LAPPS_EXPORT int lapps_send(lapps_server *srv, uint64_t conn_id, lapps_opcode op,
-                            const void *data, size_t len);
+LAPPS_EXPORT int lapps_send(lapps_server *srv, uint64_t conn_id, lapps_opcode op, const void *data,
+                            size_t len);
 
 /** Closes a connection from any thread, as lapps_conn_close() does.
  *  @return 0, LAPPS_ERR_NOT_FOUND, LAPPS_ERR_AGAIN, LAPPS_ERR_INVAL or LAPPS_ERR_NOMEM. */

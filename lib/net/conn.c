@@ -74,9 +74,9 @@ conn_new(struct lapps__worker *w, int fd)
     c->fd = fd;
     c->slot = slot;
     /* The generation of a slot advances on every use, so an old id never matches. */
-    c->gen = (uint16_t)(((atomic_load_explicit(&w->slot_live[slot], memory_order_relaxed) >> 1) +
-                         1) &
-                        LAPPS__ID_GEN_MASK);
+    c->gen =
+        (uint16_t)(((atomic_load_explicit(&w->slot_live[slot], memory_order_relaxed) >> 1) + 1) &
+                   LAPPS__ID_GEN_MASK);
     c->w = w;
     c->state = CONN_HANDSHAKE;
     c->last_rx = (uint32_t)w->now_ms;
@@ -155,8 +155,8 @@ send_close(struct lapps_conn *c, uint16_t code, const char *reason, size_t reaso
 }
 
 void
-lapps__conn_begin_close(struct lapps_conn *c, uint16_t code, const char *reason,
-                        size_t reason_len, lapps_close_reason why)
+lapps__conn_begin_close(struct lapps_conn *c, uint16_t code, const char *reason, size_t reason_len,
+                        lapps_close_reason why)
 {
     if (c->state != CONN_OPEN)
         return;
@@ -206,8 +206,7 @@ lapps__conn_reap(struct lapps__worker *w)
         free(c->hs);
         free(c->query);
         w->conns[c->slot] = NULL;
-        atomic_store_explicit(&w->slot_live[c->slot], (uint32_t)c->gen << 1,
-                              memory_order_release);
+        atomic_store_explicit(&w->slot_live[c->slot], (uint32_t)c->gen << 1, memory_order_release);
         w->free_slots[(w->free_head + w->free_count) % w->n_slots] = c->slot;
         w->free_count++;
         w->n_conns--;
@@ -372,8 +371,8 @@ open_conn(struct lapps_conn *c, struct lapps_instance *inst, char *query)
     c->query = query;
     c->state = CONN_OPEN;
     c->flags |= CF_OPENED;
-    c->fp = (struct lapps__frame_parser){
-        .max_message = s->max_message ? s->max_message : w->srv->opts.max_message};
+    c->fp = (struct lapps__frame_parser){.max_message = s->max_message ? s->max_message
+                                                                       : w->srv->opts.max_message};
     c->last_rx = (uint32_t)w->now_ms;
     const struct lapps_opts *o = &w->srv->opts;
     if (o->idle_ms || o->ping_ms)

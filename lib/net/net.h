@@ -91,13 +91,13 @@ enum lapps__conn_state {
 };
 
 enum {
-    CF_OPENED = 1u << 0,      /* on_open ran: on_close is owed */
-    CF_EPOLLOUT = 1u << 1,    /* EPOLLOUT is armed */
-    CF_CLOSE_SENT = 1u << 2,  /* our close frame is queued or sent */
-    CF_SHUT_WR = 1u << 3,     /* FIN to send once the output is flushed */
-    CF_WANT_DRAIN = 1u << 4,  /* on_drain is owed once output falls below half the limit */
-    CF_PING_OUT = 1u << 5,    /* a keep-alive ping waits for any frame from the peer */
-    CF_IN_BATCH = 1u << 6,    /* its input is being handled: sends are corked */
+    CF_OPENED = 1u << 0,     /* on_open ran: on_close is owed */
+    CF_EPOLLOUT = 1u << 1,   /* EPOLLOUT is armed */
+    CF_CLOSE_SENT = 1u << 2, /* our close frame is queued or sent */
+    CF_SHUT_WR = 1u << 3,    /* FIN to send once the output is flushed */
+    CF_WANT_DRAIN = 1u << 4, /* on_drain is owed once output falls below half the limit */
+    CF_PING_OUT = 1u << 5,   /* a keep-alive ping waits for any frame from the peer */
+    CF_IN_BATCH = 1u << 6,   /* its input is being handled: sends are corked */
 };
 
 /* Handshake state kept only while a request spans several reads. */
@@ -134,9 +134,9 @@ struct lapps_conn {
 
 /* What crosses threads through a worker's inbox. */
 enum lapps__post_kind {
-    POST_SEND,    /* lapps_send() */
-    POST_CLOSE,   /* lapps_close() */
-    POST_ADOPT,   /* a connection handed over after its handshake */
+    POST_SEND,  /* lapps_send() */
+    POST_CLOSE, /* lapps_close() */
+    POST_ADOPT, /* a connection handed over after its handshake */
 };
 
 struct lapps__post {
@@ -154,14 +154,14 @@ struct lapps__post {
 };
 
 struct lapps__stats {
-    _Atomic uint64_t connections, accepted, handshakes_failed, messages_in, messages_out,
-        bytes_in, bytes_out, reads, writes, handed_over;
+    _Atomic uint64_t connections, accepted, handshakes_failed, messages_in, messages_out, bytes_in,
+        bytes_out, reads, writes, handed_over;
 };
 
 /* One writer per counter (its worker): a relaxed load and store, not a locked add. */
-#define STAT_ADD(w, field, n)                                                                \
-    atomic_store_explicit(&(w)->stats.field,                                                  \
-                          atomic_load_explicit(&(w)->stats.field, memory_order_relaxed) + (n), \
+#define STAT_ADD(w, field, n)                                                                      \
+    atomic_store_explicit(&(w)->stats.field,                                                       \
+                          atomic_load_explicit(&(w)->stats.field, memory_order_relaxed) + (n),     \
                           memory_order_relaxed)
 
 struct lapps__worker {
@@ -173,8 +173,8 @@ struct lapps__worker {
     int listen_fds[LAPPS__MAX_LISTENERS];
     pthread_t thread;
     bool has_thread;
-    bool stopping;     /* graceful stop begun */
-    bool stopped;      /* loop finished */
+    bool stopping; /* graceful stop begun */
+    bool stopped;  /* loop finished */
     uint64_t now_ms;
     uint64_t stop_deadline;
     struct lapps__wheel wheel;
@@ -183,10 +183,10 @@ struct lapps__worker {
     _Atomic uint32_t *slot_live; /* by slot: gen << 1 | open, read by other threads */
     uint32_t *free_slots;        /* FIFO of free slots, oldest first */
     size_t free_head, free_count, n_slots;
-    size_t n_conns; /* connections in any state */
+    size_t n_conns;                    /* connections in any state */
     struct lapps_instance **instances; /* by service index; NULL when not hosted here */
-    uint8_t *rbuf;  /* LAPPS__READ_BUF + carry room */
-    uint8_t *cork;  /* LAPPS__CORK_BUF */
+    uint8_t *rbuf;                     /* LAPPS__READ_BUF + carry room */
+    uint8_t *cork;                     /* LAPPS__CORK_BUF */
     size_t cork_len;
     struct lapps_conn *cork_conn;
     struct lapps_conn **dead; /* freed at the end of the event */

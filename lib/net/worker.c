@@ -290,8 +290,6 @@ drain_inbox(struct lapps__worker *w)
     uint64_t n;
     ssize_t r = read(w->wakefd, &n, sizeof n);
     (void)r;
-    if (!w->stopping && atomic_load_explicit(&w->srv->state, memory_order_acquire) >= 2)
-        begin_stop(w);
     struct lapps__post *p;
     /* Bounded, so a producer in a tight loop cannot keep the worker from its sockets. */
     for (int i = 0; i < 4096 && (p = lapps__mpsc_pop(&w->inbox)); i++)
@@ -325,6 +323,10 @@ lapps__worker_loop_once(struct lapps__worker *w, int timeout_ms)
     struct epoll_event evs[256];
     int n = epoll_wait(w->epfd, evs, 256, timeout_ms);
     w->now_ms = lapps__now_ms();
+    /* Checked every turn, not only on a wake-up: a stop that came before this worker's
+     * first turn found no eventfd to write. */
+    if (!w->stopping && atomic_load_explicit(&w->srv->state, memory_order_acquire) >= 2)
+        begin_stop(w);
     for (int i = 0; i < n; i++) {
         void *tag = evs[i].data.ptr;
         if (tag == &tag_wake) {

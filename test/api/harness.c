@@ -128,7 +128,6 @@ svc_open(lapps_conn *conn, void *ud)
     }
 }
 
-
 /* A service that applies backpressure as lapps_conn_buffered() and on_drain invite it
  * to: it sends while no more than half the outbound limit waits, then waits for
  * on_drain. Says "produced" when all were sent. */
