@@ -7,6 +7,7 @@
 
 #include <lapps/error.h>
 
+#include "util/mask-utf8.h"
 #include "util/mask.h"
 #include "util/utf8.h"
 #include "ws/close.h"
@@ -47,16 +48,20 @@ deliver(struct lapps__frame_parser *p, uint8_t *pl, size_t avail, struct lapps__
         ev->kind = LAPPS__FRAME_NONE;
         return (lapps_ssize)consumed;
     }
-    if (!p->client)
-        p->key = lapps__mask(pl, n, p->key);
     p->remaining -= n;
     bool frame_end = p->remaining == 0;
     bool last = frame_end && p->fin;
     if (p->msg_op == LAPPS__OP_TEXT) {
-        if (lapps__utf8_validate(&p->utf8, pl, n) != 0)
+        /* A server unmasks and validates text in one pass; a client's frames are not
+         * masked. */
+        int rv = p->client ? lapps__utf8_validate(&p->utf8, pl, n)
+                           : lapps__mask_utf8(pl, n, &p->key, &p->utf8);
+        if (rv != 0)
             return fail(p, LAPPS__CLOSE_INVALID_DATA);
         if (last && !lapps__utf8_complete(p->utf8))
             return fail(p, LAPPS__CLOSE_INVALID_DATA);
+    } else if (!p->client) {
+        p->key = lapps__mask(pl, n, p->key);
     }
     ev->kind = LAPPS__FRAME_DATA;
     ev->opcode = p->msg_op;
@@ -118,11 +123,12 @@ whole_frame(struct lapps__frame_parser *p, uint8_t *buf, size_t len, struct lapp
     uint32_t key;
     memcpy(&key, buf + hlen - 4, 4);
     uint8_t *pl = buf + hlen;
-    lapps__mask(pl, plen, key);
     if (b0 == 0x81) {
         uint32_t st = LAPPS__UTF8_ACCEPT;
-        if (lapps__utf8_validate(&st, pl, plen) != 0 || !lapps__utf8_complete(st))
+        if (lapps__mask_utf8(pl, plen, &key, &st) != 0 || !lapps__utf8_complete(st))
             return fail(p, LAPPS__CLOSE_INVALID_DATA);
+    } else {
+        lapps__mask(pl, plen, key);
     }
     ev->kind = LAPPS__FRAME_DATA;
     ev->opcode = (uint8_t)(b0 & 0x0F);
