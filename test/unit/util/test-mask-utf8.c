@@ -24,82 +24,11 @@
 #include <lapps/error.h>
 
 #include "guard.h"
+#include "simd-inputs.h"
 #include "util/cpu.h"
 #include "util/mask-utf8.h"
 
 /* ---- inputs ---- */
-
-static uint64_t rng = 0xD1B54A32D192ED03ull;
-
-static uint32_t
-rnd(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)(rng >> 16);
-}
-
-static size_t
-encode(uint8_t *o, uint32_t c)
-{
-    if (c < 0x80) {
-        o[0] = (uint8_t)c;
-        return 1;
-    }
-    if (c < 0x800) {
-        o[0] = (uint8_t)(0xC0 | c >> 6);
-        o[1] = (uint8_t)(0x80 | (c & 63));
-        return 2;
-    }
-    if (c < 0x10000) {
-        o[0] = (uint8_t)(0xE0 | c >> 12);
-        o[1] = (uint8_t)(0x80 | (c >> 6 & 63));
-        o[2] = (uint8_t)(0x80 | (c & 63));
-        return 3;
-    }
-    o[0] = (uint8_t)(0xF0 | c >> 18);
-    o[1] = (uint8_t)(0x80 | (c >> 12 & 63));
-    o[2] = (uint8_t)(0x80 | (c >> 6 & 63));
-    o[3] = (uint8_t)(0x80 | (c & 63));
-    return 4;
-}
-
-/* A random scalar value, weighted towards the edges the validators single out. */
-static uint32_t
-random_code_point(unsigned ascii_percent)
-{
-    static const uint32_t edges[] = {0x0,     0x7F,    0x80,    0x7FF,    0x800,   0xFFF,
-                                     0x1000,  0xD7FF,  0xE000,  0xFFFD,   0xFFFF,  0x10000,
-                                     0x3FFFF, 0x40000, 0xFFFFF, 0x100000, 0x10FFFF};
-    if (rnd() % 100 < ascii_percent)
-        return rnd() % 0x80;
-    switch (rnd() % 4) {
-    case 0:
-        return 0x80 + rnd() % (0x800 - 0x80);
-    case 1: {
-        uint32_t c = 0x800 + rnd() % (0x10000 - 0x800);
-        return c >= 0xD800 && c <= 0xDFFF ? c - 0x800 : c;
-    }
-    case 2:
-        return 0x10000 + rnd() % (0x110000 - 0x10000);
-    default:
-        return edges[rnd() % (sizeof edges / sizeof *edges)];
-    }
-}
-
-/* Valid text of exactly n bytes; it may end inside a character, which is valid too. */
-static void
-random_text(uint8_t *p, size_t n, unsigned ascii_percent)
-{
-    size_t i = 0;
-    while (i < n) {
-        uint8_t c[4];
-        size_t k = encode(c, random_code_point(ascii_percent));
-        for (size_t j = 0; j < k && i < n; j++)
-            p[i++] = c[j];
-    }
-}
 
 enum { KIND_ASCII, KIND_MIXED, KIND_MOSTLY_ASCII, KIND_CORRUPTED, KIND_RANDOM, KINDS };
 
@@ -110,34 +39,24 @@ plaintext(uint8_t *p, size_t n, unsigned kind)
     switch (kind) {
     case KIND_ASCII:
         for (size_t i = 0; i < n; i++)
-            p[i] = (uint8_t)(rnd() % 0x80);
+            p[i] = (uint8_t)(test_rnd() % 0x80);
         break;
     case KIND_MIXED:
-        random_text(p, n, 20);
+        test_random_text(p, n, 20);
         break;
     case KIND_MOSTLY_ASCII:
-        random_text(p, n, 97);
+        test_random_text(p, n, 97);
         break;
     case KIND_CORRUPTED:
-        random_text(p, n, rnd() % 100);
+        test_random_text(p, n, test_rnd() % 100);
         if (n)
-            p[rnd() % n] = (uint8_t)(0x80 + rnd() % 0x80);
+            p[test_rnd() % n] = (uint8_t)(0x80 + test_rnd() % 0x80);
         break;
     default:
         for (size_t i = 0; i < n; i++)
-            p[i] = (uint8_t)rnd();
+            p[i] = (uint8_t)test_rnd();
         break;
     }
-}
-
-/* Key byte i % 4, in memory order, applies to p[i]: masking and unmasking alike. */
-static void
-ref_mask(uint8_t *p, size_t n, uint32_t key)
-{
-    uint8_t k[4];
-    memcpy(k, &key, 4);
-    for (size_t i = 0; i < n; i++)
-        p[i] ^= k[i & 3];
 }
 
 /* ---- the reference: unmask, then validate ---- */
@@ -162,20 +81,6 @@ reference(const uint8_t *in, size_t n, uint32_t key, uint32_t state, uint8_t *ou
 
 /* ---- running every implementation ---- */
 
-/* How many implementations a test must have run: all three on an AVX2 machine unless
- * $LAPPS_SIMD caps the tier. Guards against a test that passes by running none. */
-static int
-expected_impls(void)
-{
-    const char *cap = getenv("LAPPS_SIMD");
-#if defined(__x86_64__) || defined(__i386__)
-    if ((!cap || !*cap) && __builtin_cpu_supports("avx2"))
-        return 3;
-#endif
-    (void)cap;
-    return 1;
-}
-
 /* Calls im on p[0..n) (already in place) and checks it against the reference for the
  * masked input `in`. */
 static void
@@ -195,46 +100,8 @@ check_call(const struct lapps__mask_utf8_impl *im, uint8_t *p, const uint8_t *in
     cr_assert_eq(s, o.state, "%s: %s n=%zu: state %u, want %u", what, im->name, n, s, o.state);
 }
 
-/* One guarded arena per test process: place() copies data so that its last byte is the
+/* One guarded arena per test process: test_place() copies data so that its last byte is the
  * last one before a PROT_NONE page. */
-#define ARENA 4096
-static uint8_t *arena;
-
-static uint8_t *
-place(const uint8_t *data, size_t n)
-{
-    cr_assert(arena, "the test needs .init = arena_init");
-    cr_assert_leq(n, ARENA);
-    uint8_t *p = arena + ARENA - n;
-    if (n)
-        memmove(p, data, n);
-    return p;
-}
-
-static void
-arena_init(void)
-{
-    static uint8_t zeros[ARENA];
-    arena = guard_copy(zeros, ARENA);
-}
-
-static void
-arena_fini(void)
-{
-    guard_free(arena);
-    arena = NULL;
-}
-
-/* Whether [from, to) still holds the canary 0xA5 everywhere. */
-static bool
-untouched(const uint8_t *from, const uint8_t *to)
-{
-    for (; from < to; from++)
-        if (*from != 0xA5)
-            return false;
-    return true;
-}
-
 Test(mask_utf8, every_length_alignment_and_key_rotation)
 {
     enum { CANARY = 64, MAX = 300, SIZE = (CANARY + 64 + MAX + CANARY + 63) / 64 * 64 };
@@ -250,23 +117,24 @@ Test(mask_utf8, every_length_alignment_and_key_rotation)
                 for (size_t align = 0; align < 64; align++) {
                     /* Every rotation of the key over the alignments; keys with and
                      * without high bits, so that masked ASCII is rarely ASCII. */
-                    uint32_t key = lapps__mask_rotate(align & 4 ? 0x80808080u : rnd(), align);
+                    uint32_t key = lapps__mask_rotate(align & 4 ? 0x80808080u : test_rnd(), align);
                     plaintext(in, n, kind);
-                    ref_mask(in, n, key);
+                    test_ref_mask(in, n, key);
                     memset(buf, 0xA5, SIZE);
                     uint8_t *p = buf + CANARY + align;
                     if (n)
                         memcpy(p, in, n);
                     check_call(im, p, in, n, key, LAPPS__UTF8_ACCEPT, "aligned");
-                    cr_assert(untouched(buf, p), "%s n=%zu: byte before the buffer", im->name, n);
-                    cr_assert(untouched(p + n, buf + SIZE), "%s n=%zu: byte after the buffer",
+                    cr_assert(test_untouched(buf, p), "%s n=%zu: byte before the buffer", im->name,
+                              n);
+                    cr_assert(test_untouched(p + n, buf + SIZE), "%s n=%zu: byte after the buffer",
                               im->name, n);
                 }
             }
         }
     }
     free(buf);
-    cr_assert_geq(ran, expected_impls(), "only %d implementations ran", ran);
+    cr_assert_geq(ran, test_expected_impls(), "only %d implementations ran", ran);
 }
 
 /* Feeds the masked in[0..n) to im in two calls split at k, each piece flush against
@@ -276,11 +144,11 @@ static void
 check_split(const struct lapps__mask_utf8_impl *im, const uint8_t *in, size_t n, size_t k,
             uint32_t key, const char *what)
 {
-    static uint8_t want[ARENA], want1[ARENA], got[ARENA];
+    static uint8_t want[TEST_ARENA], want1[TEST_ARENA], got[TEST_ARENA];
     struct outcome whole = reference(in, n, key, LAPPS__UTF8_ACCEPT, want);
     struct outcome first = reference(in, k, key, LAPPS__UTF8_ACCEPT, want1);
     uint32_t kk = key, s = LAPPS__UTF8_ACCEPT;
-    uint8_t *p = place(in, k);
+    uint8_t *p = test_place(in, k);
     int rv = im->mask_utf8(p, k, &kk, &s);
     cr_assert_eq(rv, first.rv, "%s: %s n=%zu split %zu: first piece rv %d", what, im->name, n, k,
                  rv);
@@ -290,7 +158,7 @@ check_split(const struct lapps__mask_utf8_impl *im, const uint8_t *in, size_t n,
     cr_assert_eq(s, first.state, "%s: %s n=%zu split %zu: first state", what, im->name, n, k);
     if (k)
         memcpy(got, p, k);
-    p = place(in + k, n - k);
+    p = test_place(in + k, n - k);
     rv = im->mask_utf8(p, n - k, &kk, &s);
     cr_assert_eq(rv, whole.rv, "%s: %s n=%zu split %zu: rv %d, want %d", what, im->name, n, k, rv,
                  whole.rv);
@@ -304,8 +172,8 @@ check_split(const struct lapps__mask_utf8_impl *im, const uint8_t *in, size_t n,
                  s, whole.state);
 }
 
-Test(mask_utf8, two_calls_split_at_every_offset_against_a_guard_page, .init = arena_init,
-     .fini = arena_fini)
+Test(mask_utf8, two_calls_split_at_every_offset_against_a_guard_page, .init = test_arena_init,
+     .fini = test_arena_fini)
 {
     uint8_t in[300];
     int ran = 0;
@@ -315,15 +183,15 @@ Test(mask_utf8, two_calls_split_at_every_offset_against_a_guard_page, .init = ar
         ran++;
         for (unsigned kind = 0; kind < KINDS; kind++) {
             for (size_t n = 0; n <= sizeof in; n += n < 100 ? 1 : 7) {
-                uint32_t key = rnd();
+                uint32_t key = test_rnd();
                 plaintext(in, n, kind);
-                ref_mask(in, n, key);
+                test_ref_mask(in, n, key);
                 for (size_t k = 0; k <= n; k++)
                     check_split(im, in, n, k, key, "split");
             }
         }
     }
-    cr_assert_geq(ran, expected_impls(), "only %d implementations ran", ran);
+    cr_assert_geq(ran, test_expected_impls(), "only %d implementations ran", ran);
 }
 
 /* A page with a PROT_NONE page before it: data placed at its start has nothing readable
@@ -340,7 +208,7 @@ front_guarded(size_t *cap)
     return base + page;
 }
 
-Test(mask_utf8, guard_pages_on_either_side, .init = arena_init, .fini = arena_fini)
+Test(mask_utf8, guard_pages_on_either_side, .init = test_arena_init, .fini = test_arena_fini)
 {
     /* Lengths past the point (4 KiB) where the AVX2 code unmasks a head to align its
      * loop, too; the front-guarded page holds up to a page, starting aligned. */
@@ -354,9 +222,9 @@ Test(mask_utf8, guard_pages_on_either_side, .init = arena_init, .fini = arena_fi
         ran++;
         for (unsigned kind = 0; kind < KINDS; kind++) {
             for (size_t n = 0; n <= sizeof in; n += n < 300 ? 1 : n < 4000 ? 61 : 7) {
-                uint32_t key = rnd();
+                uint32_t key = test_rnd();
                 plaintext(in, n, kind);
-                ref_mask(in, n, key);
+                test_ref_mask(in, n, key);
                 uint8_t *g = guard_copy(in, n);
                 check_call(im, g, in, n, key, LAPPS__UTF8_ACCEPT, "end guard");
                 guard_free(g);
@@ -368,10 +236,11 @@ Test(mask_utf8, guard_pages_on_either_side, .init = arena_init, .fini = arena_fi
         }
     }
     munmap(front - cap, 2 * cap);
-    cr_assert_geq(ran, expected_impls(), "only %d implementations ran", ran);
+    cr_assert_geq(ran, test_expected_impls(), "only %d implementations ran", ran);
 }
 
-Test(mask_utf8, known_bad_sequences_at_every_offset, .init = arena_init, .fini = arena_fini)
+Test(mask_utf8, known_bad_sequences_at_every_offset, .init = test_arena_init,
+     .fini = test_arena_fini)
 {
     /* Each error kind of the vector code's tables, a truncated character before ASCII,
      * and valid edge cases, at every offset of ASCII and multi-byte text long enough to
@@ -435,21 +304,21 @@ Test(mask_utf8, known_bad_sequences_at_every_offset, .init = arena_init, .fini =
                     size_t tail = (at * 7) % 71;
                     memset(buf + n, 'x', tail);
                     n += tail;
-                    uint32_t key = rnd();
-                    ref_mask(buf, n, key);
+                    uint32_t key = test_rnd();
+                    test_ref_mask(buf, n, key);
                     char what[64];
                     snprintf(what, sizeof what, "case %zu after %zu bytes of filler %zu", c, at, f);
-                    check_call(im, place(buf, n), buf, n, key, LAPPS__UTF8_ACCEPT, what);
+                    check_call(im, test_place(buf, n), buf, n, key, LAPPS__UTF8_ACCEPT, what);
                     check_split(im, buf, n, at, key, what);
                     check_split(im, buf, n, at + 1, key, what);
                 }
             }
         }
     }
-    cr_assert_geq(ran, expected_impls(), "only %d implementations ran", ran);
+    cr_assert_geq(ran, test_expected_impls(), "only %d implementations ran", ran);
 }
 
-Test(mask_utf8, every_open_state_on_entry, .init = arena_init, .fini = arena_fini)
+Test(mask_utf8, every_open_state_on_entry, .init = test_arena_init, .fini = test_arena_fini)
 {
     /* A character left open by the previous call, then a piece of every length that
      * finishes it or not, rightly or wrongly. */
@@ -469,16 +338,16 @@ Test(mask_utf8, every_open_state_on_entry, .init = arena_init, .fini = arena_fin
             for (size_t x = 0; x < sizeof next / sizeof *next; x++) {
                 for (size_t n = 0; n <= 150; n++) {
                     size_t xn = strlen(next[x]);
-                    random_text(buf, n, n % 2 ? 100 : 60);
+                    test_random_text(buf, n, n % 2 ? 100 : 60);
                     memcpy(buf, next[x], xn < n ? xn : n);
-                    uint32_t key = rnd();
-                    ref_mask(buf, n, key);
-                    check_call(im, place(buf, n), buf, n, key, st, "open state");
+                    uint32_t key = test_rnd();
+                    test_ref_mask(buf, n, key);
+                    check_call(im, test_place(buf, n), buf, n, key, st, "open state");
                 }
             }
         }
     }
-    cr_assert_geq(ran, expected_impls(), "only %d implementations ran", ran);
+    cr_assert_geq(ran, test_expected_impls(), "only %d implementations ran", ran);
 }
 
 /* The 64 KiB tests: whole, and in two calls split at `split`. */
@@ -516,15 +385,15 @@ Test(mask_utf8, long_texts_with_errors_at_block_boundaries)
             continue;
         ran++;
         for (size_t v = 0; v < sizeof ascii_percent / sizeof *ascii_percent; v++) {
-            random_text(text, N, ascii_percent[v]);
+            test_random_text(text, N, ascii_percent[v]);
             /* Lengths and start alignments vary, so that the errors fall on each side of
              * the head window, every block boundary and the tail window. */
             for (size_t off = 0; off < 40; off += 3) {
                 size_t n = N - off - (off * 5) % 37;
-                uint32_t key = rnd();
+                uint32_t key = test_rnd();
                 memcpy(t, text, n);
-                ref_mask(t, n, key);
-                check_long(im, base + off, t, n, rnd() % n, key, "valid 64 KiB");
+                test_ref_mask(t, n, key);
+                check_long(im, base + off, t, n, test_rnd() % n, key, "valid 64 KiB");
                 size_t pos[64], np = 0;
                 static const size_t fixed[] = {0,  1,  2,  3,  15, 16, 17, 29, 30,  31,  32,  33,
                                                34, 35, 63, 64, 65, 95, 96, 97, 127, 128, 4096};
@@ -533,12 +402,12 @@ Test(mask_utf8, long_texts_with_errors_at_block_boundaries)
                 for (size_t i = 1; i <= 36; i++)
                     pos[np++] = n - i;
                 while (np < sizeof pos / sizeof *pos)
-                    pos[np++] = rnd() % n;
+                    pos[np++] = test_rnd() % n;
                 for (size_t i = 0; i < np; i++) {
                     uint8_t b = bad_bytes[(i + off) % sizeof bad_bytes];
                     memcpy(t, text, n);
                     t[pos[i]] = b;
-                    ref_mask(t, n, key);
+                    test_ref_mask(t, n, key);
                     check_long(im, base + off, t, n, i % 2 ? pos[i] : pos[i] + 1, key, "corrupted");
                 }
             }
@@ -548,12 +417,12 @@ Test(mask_utf8, long_texts_with_errors_at_block_boundaries)
             for (size_t at = 4096; at < 4096 + 70; at++) {
                 for (size_t len = 1; len <= 3; len++) {
                     static const uint8_t open[3][3] = {{0xC3}, {0xE2, 0x82}, {0xF0, 0x9F, 0x98}};
-                    uint32_t key = rnd();
+                    uint32_t key = test_rnd();
                     memcpy(t, text, N);
                     memset(t + at, 'a', 512);
                     memcpy(t + at - len, open[len - 1], len);
-                    ref_mask(t, N, key);
-                    check_long(im, base + at % 32, t, N - 64, rnd() % (N - 64), key,
+                    test_ref_mask(t, N, key);
+                    check_long(im, base + at % 32, t, N - 64, test_rnd() % (N - 64), key,
                                "open character before ASCII");
                 }
             }
@@ -562,7 +431,7 @@ Test(mask_utf8, long_texts_with_errors_at_block_boundaries)
     free(text);
     free(t);
     free(base);
-    cr_assert_geq(ran, expected_impls(), "only %d implementations ran", ran);
+    cr_assert_geq(ran, test_expected_impls(), "only %d implementations ran", ran);
 }
 
 Test(mask_utf8, long_text_in_random_pieces_equals_one_call)
@@ -575,17 +444,17 @@ Test(mask_utf8, long_text_in_random_pieces_equals_one_call)
             continue;
         ran++;
         for (int round = 0; round < 8; round++) {
-            random_text(text, N, (unsigned)round * 14);
-            uint32_t key = rnd();
+            test_random_text(text, N, (unsigned)round * 14);
+            uint32_t key = test_rnd();
             memcpy(in, text, N);
-            ref_mask(in, N, key);
+            test_ref_mask(in, N, key);
             memcpy(whole, in, N);
             memcpy(pieces, in, N);
             uint32_t kw = key, sw = LAPPS__UTF8_ACCEPT, k = key, s = LAPPS__UTF8_ACCEPT;
             cr_assert_eq(im->mask_utf8(whole, N, &kw, &sw), 0, "%s round %d", im->name, round);
             size_t max = round % 2 ? 9 : 300; /* many tiny pieces, or vector-sized ones */
             for (size_t i = 0; i < N;) {
-                size_t len = rnd() % (max + 1);
+                size_t len = test_rnd() % (max + 1);
                 len = len > N - i ? N - i : len;
                 cr_assert_eq(im->mask_utf8(pieces + i, len, &k, &s), 0, "%s at %zu+%zu", im->name,
                              i, len);
@@ -601,10 +470,10 @@ Test(mask_utf8, long_text_in_random_pieces_equals_one_call)
     free(in);
     free(whole);
     free(pieces);
-    cr_assert_geq(ran, expected_impls(), "only %d implementations ran", ran);
+    cr_assert_geq(ran, test_expected_impls(), "only %d implementations ran", ran);
 }
 
-Test(mask_utf8, inline_entry_point_and_dispatcher, .init = arena_init, .fini = arena_fini)
+Test(mask_utf8, inline_entry_point_and_dispatcher, .init = test_arena_init, .fini = test_arena_fini)
 {
     /* lapps__mask_utf8() does up to 16 bytes itself and dispatches the rest: every short
      * length, key rotation and open state, with a high byte anywhere or nowhere. */
@@ -622,12 +491,12 @@ Test(mask_utf8, inline_entry_point_and_dispatcher, .init = arena_init, .fini = a
                 cr_assert_eq(
                     lapps__utf8_validate_scalar(&st, (const uint8_t *)before[b], strlen(before[b])),
                     0);
-                uint32_t key = lapps__mask_rotate(rnd(), at);
-                ref_mask(in, n, key);
+                uint32_t key = lapps__mask_rotate(test_rnd(), at);
+                test_ref_mask(in, n, key);
                 static uint8_t want[64];
                 struct outcome o = reference(in, n, key, st, want);
                 uint32_t k = key, s = st;
-                uint8_t *p = place(in, n);
+                uint8_t *p = test_place(in, n);
                 int rv = lapps__mask_utf8(p, n, &k, &s);
                 cr_assert_eq(rv, o.rv, "n=%zu high at %zu open %zu", n, at, b);
                 if (rv == 0) {
@@ -645,5 +514,5 @@ Test(mask_utf8, inline_entry_point_and_dispatcher, .init = arena_init, .fini = a
     int usable = 0;
     for (const struct lapps__mask_utf8_impl *im = lapps__mask_utf8_impls; im->name; im++)
         usable += lapps__cpu_has(im->needs);
-    cr_assert_geq(usable, expected_impls());
+    cr_assert_geq(usable, test_expected_impls());
 }

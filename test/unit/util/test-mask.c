@@ -10,49 +10,9 @@
 #include <string.h>
 
 #include "guard.h"
+#include "simd-inputs.h"
 #include "util/cpu.h"
 #include "util/mask.h"
-
-static uint64_t rng = 0x2545F4914F6CDD1Dull;
-
-static uint32_t
-rnd(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)(rng >> 16);
-}
-
-static void
-fill(uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        p[i] = (uint8_t)rnd();
-}
-
-/* All three implementations on an AVX2 machine unless $LAPPS_SIMD caps the tier. */
-static int
-expected_impls(void)
-{
-    const char *cap = getenv("LAPPS_SIMD");
-#if defined(__x86_64__) || defined(__i386__)
-    if ((!cap || !*cap) && __builtin_cpu_supports("avx2"))
-        return 3;
-#endif
-    (void)cap;
-    return 1;
-}
-
-/* The reference: key byte i % 4, in memory order, applies to p[i]. */
-static void
-ref_mask(uint8_t *p, size_t n, uint32_t key)
-{
-    uint8_t k[4];
-    memcpy(k, &key, 4);
-    for (size_t i = 0; i < n; i++)
-        p[i] ^= k[i & 3];
-}
 
 /* The key whose first byte is byte `r` (mod 4) of `key`, built bytewise. */
 static uint32_t
@@ -81,20 +41,10 @@ Test(mask, rotate_moves_the_key_bytewise)
             cr_assert_eq(got[j], bytes[(j + ns[i]) & 3], "n=%zu byte %zu", ns[i], j);
     }
     for (int i = 0; i < 1000; i++) {
-        uint32_t k = rnd();
-        size_t a = rnd(), b = rnd();
+        uint32_t k = test_rnd();
+        size_t a = test_rnd(), b = test_rnd();
         cr_assert_eq(lapps__mask_rotate(lapps__mask_rotate(k, a), b), lapps__mask_rotate(k, a + b));
     }
-}
-
-/* Whether [from, to) still holds the canary 0xA5 everywhere. */
-static bool
-untouched(const uint8_t *from, const uint8_t *to)
-{
-    for (; from < to; from++)
-        if (*from != 0xA5)
-            return false;
-    return true;
 }
 
 Test(mask, every_length_alignment_and_rotation)
@@ -115,10 +65,10 @@ Test(mask, every_length_alignment_and_rotation)
             size_t n = i <= 300 ? i : longer[i - 301];
             for (size_t align = 0; align < 64; align++) {
                 for (size_t rot = 0; rot < 4; rot++) {
-                    uint32_t key = lapps__mask_rotate(rnd(), rot);
-                    fill(in, n);
+                    uint32_t key = lapps__mask_rotate(test_rnd(), rot);
+                    test_fill(in, n);
                     memcpy(want, in, n);
-                    ref_mask(want, n, key);
+                    test_ref_mask(want, n, key);
                     memset(buf, 0xA5, SIZE);
                     uint8_t *p = buf + CANARY + align;
                     memcpy(p, in, n);
@@ -126,15 +76,16 @@ Test(mask, every_length_alignment_and_rotation)
                     cr_assert_eq(memcmp(p, want, n), 0, "%s n=%zu align=%zu rot=%zu", im->name, n,
                                  align, rot);
                     cr_assert_eq(next, ref_rotate(key, n), "%s n=%zu: next key", im->name, n);
-                    cr_assert(untouched(buf, p), "%s n=%zu: byte before the buffer", im->name, n);
-                    cr_assert(untouched(p + n, buf + SIZE), "%s n=%zu: byte after the buffer",
+                    cr_assert(test_untouched(buf, p), "%s n=%zu: byte before the buffer", im->name,
+                              n);
+                    cr_assert(test_untouched(p + n, buf + SIZE), "%s n=%zu: byte after the buffer",
                               im->name, n);
                 }
             }
         }
     }
     free(buf);
-    cr_assert_geq(ran, expected_impls(), "only %d implementations ran", ran);
+    cr_assert_geq(ran, test_expected_impls(), "only %d implementations ran", ran);
 }
 
 Test(mask, flush_against_a_guard_page)
@@ -146,17 +97,17 @@ Test(mask, flush_against_a_guard_page)
             continue;
         ran++;
         for (size_t n = 0; n <= sizeof in; n += n < 300 ? 1 : 97) {
-            uint32_t key = rnd();
-            fill(in, n);
+            uint32_t key = test_rnd();
+            test_fill(in, n);
             memcpy(want, in, n);
-            ref_mask(want, n, key);
+            test_ref_mask(want, n, key);
             uint8_t *g = guard_copy(in, n);
             cr_assert_eq(im->mask(g, n, key), ref_rotate(key, n));
             cr_assert_eq(memcmp(g, want, n), 0, "%s n=%zu", im->name, n);
             guard_free(g);
         }
     }
-    cr_assert_geq(ran, expected_impls());
+    cr_assert_geq(ran, test_expected_impls());
 }
 
 Test(mask, pieces_chained_by_the_returned_key_equal_one_call)
@@ -169,42 +120,42 @@ Test(mask, pieces_chained_by_the_returned_key_equal_one_call)
             continue;
         ran++;
         for (int round = 0; round < 200; round++) {
-            uint32_t key = rnd();
-            fill(in, N);
+            uint32_t key = test_rnd();
+            test_fill(in, N);
             memcpy(whole, in, N);
             memcpy(pieces, in, N);
             uint32_t end_whole = im->mask(whole, N, key);
             uint32_t k = key;
             size_t max = round % 2 ? 9 : 300; /* many tiny pieces, or vector-sized ones */
             for (size_t i = 0; i < N;) {
-                size_t len = rnd() % (max + 1);
+                size_t len = test_rnd() % (max + 1);
                 len = len > N - i ? N - i : len;
                 k = im->mask(pieces + i, len, k);
                 i += len;
             }
             cr_assert_eq(k, end_whole, "%s round %d", im->name, round);
             cr_assert_eq(memcmp(whole, pieces, N), 0, "%s round %d", im->name, round);
-            ref_mask(in, N, key);
+            test_ref_mask(in, N, key);
             cr_assert_eq(memcmp(whole, in, N), 0, "%s round %d", im->name, round);
         }
     }
     free(in);
     free(whole);
     free(pieces);
-    cr_assert_geq(ran, expected_impls());
+    cr_assert_geq(ran, test_expected_impls());
 }
 
 Test(mask, masking_twice_restores_and_dispatcher_agrees)
 {
     uint8_t in[777], p[777];
-    fill(in, sizeof in);
+    test_fill(in, sizeof in);
     memcpy(p, in, sizeof p);
-    uint32_t key = rnd();
+    uint32_t key = test_rnd();
     uint32_t k = lapps__mask(p, sizeof p, key);
     cr_assert_eq(k, ref_rotate(key, sizeof p));
     uint8_t want[777];
     memcpy(want, in, sizeof want);
-    ref_mask(want, sizeof want, key);
+    test_ref_mask(want, sizeof want, key);
     cr_assert_eq(memcmp(p, want, sizeof p), 0);
     lapps__mask(p, sizeof p, key);
     cr_assert_eq(memcmp(p, in, sizeof p), 0);
@@ -213,7 +164,7 @@ Test(mask, masking_twice_restores_and_dispatcher_agrees)
     int usable = 0;
     for (const struct lapps__mask_impl *im = lapps__mask_impls; im->name; im++)
         usable += lapps__cpu_has(im->needs);
-    cr_assert_geq(usable, expected_impls());
+    cr_assert_geq(usable, test_expected_impls());
 }
 
 Test(mask, inline_entry_point_at_every_short_length_against_a_guard_page)
@@ -223,11 +174,11 @@ Test(mask, inline_entry_point_at_every_short_length_against_a_guard_page)
     for (size_t n = 0; n <= 40; n++) {
         for (size_t r = 0; r < 4; r++) {
             uint8_t in[40], want[40];
-            fill(in, n);
-            uint32_t key = rnd();
+            test_fill(in, n);
+            uint32_t key = test_rnd();
             uint32_t rk = ref_rotate(key, r);
             memcpy(want, in, n);
-            ref_mask(want, n, rk);
+            test_ref_mask(want, n, rk);
             uint8_t *g = guard_copy(in, n);
             cr_assert_eq(lapps__mask(g, n, rk), ref_rotate(key, r + n), "n %zu r %zu", n, r);
             cr_assert_eq(memcmp(g, want, n), 0, "n %zu r %zu", n, r);

@@ -17,6 +17,7 @@
 #include <lapps/error.h>
 
 #include "guard.h"
+#include "simd-inputs.h"
 #include "util/cpu.h"
 #include "util/utf8.h"
 
@@ -75,57 +76,14 @@ ref_first_bad(const uint8_t *p, size_t n, bool *complete)
 
 /* ---- placing input against the guard page ---- */
 
-#define ARENA 4096
-
-/* One guarded buffer per test process; place() copies data so that its last byte is the
+/* One guarded buffer per test process; test_place() copies data so that its last byte is the
  * last one before the PROT_NONE page. */
-static uint8_t *arena;
-
-static const uint8_t *
-place(const uint8_t *data, size_t n)
-{
-    cr_assert(arena, "the test needs .init = arena_init");
-    cr_assert_leq(n, ARENA);
-    uint8_t *p = arena + ARENA - n;
-    if (n)
-        memmove(p, data, n);
-    return p;
-}
-
-static void
-arena_init(void)
-{
-    static uint8_t zeros[ARENA];
-    arena = guard_copy(zeros, ARENA);
-}
-
-static void
-arena_fini(void)
-{
-    guard_free(arena);
-    arena = NULL;
-}
-
 /* ---- running every implementation ---- */
-
-/* How many implementations a test must have run: all three on an AVX2 machine unless
- * $LAPPS_SIMD caps the tier. Guards against a test that passes by running none. */
-static int
-expected_impls(void)
-{
-    const char *cap = getenv("LAPPS_SIMD");
-#if defined(__x86_64__) || defined(__i386__)
-    if ((!cap || !*cap) && __builtin_cpu_supports("avx2"))
-        return 3;
-#endif
-    (void)cap;
-    return 1;
-}
 
 static int
 validate_placed(const struct lapps__utf8_impl *im, uint32_t *st, const uint8_t *p, size_t n)
 {
-    return im->validate(st, place(p, n), n);
+    return im->validate(st, test_place(p, n), n);
 }
 
 /* Feeds p[0..n) to every implementation whole, in two calls split at every offset, and
@@ -181,7 +139,7 @@ check_bytes(const uint8_t *p, size_t n, const char *what)
         if (bad == NO_ERROR)
             cr_assert_eq(st, want_state, "%s: %s bytewise state", what, im->name);
     }
-    cr_assert_geq(ran, expected_impls(), "only %d implementations ran", ran);
+    cr_assert_geq(ran, test_expected_impls(), "only %d implementations ran", ran);
     return ran;
 }
 
@@ -221,7 +179,7 @@ check_case(const void *data, size_t n, const char *what)
 
 /* ---- Markus Kuhn's categories ---- */
 
-Test(utf8, correct_text_in_many_scripts, .init = arena_init, .fini = arena_fini)
+Test(utf8, correct_text_in_many_scripts, .init = test_arena_init, .fini = test_arena_fini)
 {
     CASE("\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5"); /* κόσμε */
     CASE("Γαζέες καὶ μυρτιὲς δὲν θὰ βρῶ πιὰ στὸ χρυσαφὶ ξέφωτο");
@@ -237,7 +195,7 @@ Test(utf8, correct_text_in_many_scripts, .init = arena_init, .fini = arena_fini)
     CASE("Falsches Üben von Xylophonmusik quält jeden größeren Zwerg; Ça fait peur à l'œil");
 }
 
-Test(utf8, boundary_code_points, .init = arena_init, .fini = arena_fini)
+Test(utf8, boundary_code_points, .init = test_arena_init, .fini = test_arena_fini)
 {
     CASE("\x00");             /* U+0000 */
     CASE("\x7f");             /* U+007F */
@@ -255,7 +213,7 @@ Test(utf8, boundary_code_points, .init = arena_init, .fini = arena_fini)
     check_case("a\0b\0\0c", 6, "embedded NULs");
 }
 
-Test(utf8, beyond_u10ffff_and_impossible_bytes, .init = arena_init, .fini = arena_fini)
+Test(utf8, beyond_u10ffff_and_impossible_bytes, .init = test_arena_init, .fini = test_arena_fini)
 {
     CASE("\xf4\x90\x80\x80");         /* U+110000 */
     CASE("\xf4\xbf\xbf\xbf");         /* U+13FFFF */
@@ -275,7 +233,7 @@ Test(utf8, beyond_u10ffff_and_impossible_bytes, .init = arena_init, .fini = aren
     }
 }
 
-Test(utf8, lone_continuation_bytes, .init = arena_init, .fini = arena_fini)
+Test(utf8, lone_continuation_bytes, .init = test_arena_init, .fini = test_arena_fini)
 {
     CASE("\x80");
     CASE("\xbf");
@@ -293,7 +251,7 @@ Test(utf8, lone_continuation_bytes, .init = arena_init, .fini = arena_fini)
     check_case(all, sizeof all, "all 64 continuation bytes");
 }
 
-Test(utf8, lonely_start_bytes, .init = arena_init, .fini = arena_fini)
+Test(utf8, lonely_start_bytes, .init = test_arena_init, .fini = test_arena_fini)
 {
     /* Every start byte followed by a space, as in Kuhn's 3.2, and twice in a row. */
     for (unsigned b = 0xC0; b <= 0xFF; b++) {
@@ -309,7 +267,7 @@ Test(utf8, lonely_start_bytes, .init = arena_init, .fini = arena_fini)
     check_case(run, sizeof run, "all 2-byte starts with spaces");
 }
 
-Test(utf8, sequences_missing_their_last_byte, .init = arena_init, .fini = arena_fini)
+Test(utf8, sequences_missing_their_last_byte, .init = test_arena_init, .fini = test_arena_fini)
 {
     /* Kuhn's 3.3, at the end of the text (incomplete: accepted, state not at a boundary)
      * and followed by more text (rejected at the byte after the cut). */
@@ -336,7 +294,7 @@ Test(utf8, sequences_missing_their_last_byte, .init = arena_init, .fini = arena_
     CASE("\xc2\xe1\x80\xf1\x80\x80");
 }
 
-Test(utf8, overlong_forms, .init = arena_init, .fini = arena_fini)
+Test(utf8, overlong_forms, .init = test_arena_init, .fini = test_arena_fini)
 {
     /* '/' */
     CASE("\xc0\xaf");
@@ -358,7 +316,7 @@ Test(utf8, overlong_forms, .init = arena_init, .fini = arena_fini)
     CASE("\xfc\x80\x80\x80\x80\x80");
 }
 
-Test(utf8, surrogates, .init = arena_init, .fini = arena_fini)
+Test(utf8, surrogates, .init = test_arena_init, .fini = test_arena_fini)
 {
     /* single */
     CASE("\xed\xa0\x80");
@@ -379,7 +337,7 @@ Test(utf8, surrogates, .init = arena_init, .fini = arena_fini)
     CASE("\xed\xaf\xbf\xed\xbf\xbf");
 }
 
-Test(utf8, first_bad_byte_is_found_in_its_piece, .init = arena_init, .fini = arena_fini)
+Test(utf8, first_bad_byte_is_found_in_its_piece, .init = test_arena_init, .fini = test_arena_fini)
 {
     /* "κόσμε" + ED A0 80 (a surrogate) + "edited": the error is the A0 after ED. */
     static const uint8_t s[] = {0xce, 0xba, 0xe1, 0xbd, 0xb9, 0xcf, 0x83, 0xce, 0xbc, 0xce,
@@ -399,17 +357,18 @@ Test(utf8, first_bad_byte_is_found_in_its_piece, .init = arena_init, .fini = are
         st = LAPPS__UTF8_ACCEPT;
         cr_assert_eq(validate_placed(im, &st, s, sizeof s), LAPPS_ERR_UTF8, "%s: whole", im->name);
     }
-    cr_assert_geq(ran, expected_impls());
+    cr_assert_geq(ran, test_expected_impls());
     check_case(s, sizeof s, "kosme + surrogate");
 }
 
-Test(utf8, dispatcher_uses_a_supported_implementation, .init = arena_init, .fini = arena_fini)
+Test(utf8, dispatcher_uses_a_supported_implementation, .init = test_arena_init,
+     .fini = test_arena_fini)
 {
     uint32_t st = LAPPS__UTF8_ACCEPT;
-    cr_assert_eq(lapps__utf8_validate(&st, place((const uint8_t *)"\xe2\x82", 2), 2), 0);
-    cr_assert_eq(lapps__utf8_validate(&st, place((const uint8_t *)"\xac", 1), 1), 0);
+    cr_assert_eq(lapps__utf8_validate(&st, test_place((const uint8_t *)"\xe2\x82", 2), 2), 0);
+    cr_assert_eq(lapps__utf8_validate(&st, test_place((const uint8_t *)"\xac", 1), 1), 0);
     cr_assert(lapps__utf8_complete(st));
-    cr_assert_eq(lapps__utf8_validate(&st, place((const uint8_t *)"\xc0\xaf", 2), 2),
+    cr_assert_eq(lapps__utf8_validate(&st, test_place((const uint8_t *)"\xc0\xaf", 2), 2),
                  LAPPS_ERR_UTF8);
     /* The list is ordered as the dispatcher expects: scalar first, and an AVX2 machine
      * (uncapped) has a vector implementation to use. */
@@ -418,10 +377,10 @@ Test(utf8, dispatcher_uses_a_supported_implementation, .init = arena_init, .fini
     int usable = 0;
     for (const struct lapps__utf8_impl *im = lapps__utf8_impls; im->name; im++)
         usable += lapps__cpu_has(im->needs);
-    cr_assert_geq(usable, expected_impls());
+    cr_assert_geq(usable, test_expected_impls());
 }
 
-Test(utf8, dispatcher_shortcut_for_short_ascii, .init = arena_init, .fini = arena_fini)
+Test(utf8, dispatcher_shortcut_for_short_ascii, .init = test_arena_init, .fini = test_arena_fini)
 {
     /* lapps__utf8_validate() answers short ASCII itself: it must agree with the scalar
      * validator for every short length, with one high byte at every position, and
@@ -442,9 +401,10 @@ Test(utf8, dispatcher_shortcut_for_short_ascii, .init = arena_init, .fini = aren
                     cr_assert_eq(lapps__utf8_validate_scalar(&want, (const uint8_t *)before[b], bn),
                                  0);
                     cr_assert_eq(
-                        lapps__utf8_validate(&got, place((const uint8_t *)before[b], bn), bn), 0);
+                        lapps__utf8_validate(&got, test_place((const uint8_t *)before[b], bn), bn),
+                        0);
                     int rv_want = lapps__utf8_validate_scalar(&want, in, n);
-                    int rv = lapps__utf8_validate(&got, place(in, n), n);
+                    int rv = lapps__utf8_validate(&got, test_place(in, n), n);
                     cr_assert_eq(rv, rv_want, "n=%zu high byte at %zu, open %zu", n, at, b);
                     if (rv == 0)
                         cr_assert_eq(got, want, "n=%zu at %zu open %zu: state", n, at, b);
@@ -456,80 +416,6 @@ Test(utf8, dispatcher_shortcut_for_short_ascii, .init = arena_init, .fini = aren
 
 /* ---- random inputs: every implementation agrees with the scalar one ---- */
 
-static uint64_t rng = 0x9E3779B97F4A7C15ull;
-
-static uint32_t
-rnd(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)(rng >> 16);
-}
-
-static size_t
-encode(uint8_t *o, uint32_t c)
-{
-    if (c < 0x80) {
-        o[0] = (uint8_t)c;
-        return 1;
-    }
-    if (c < 0x800) {
-        o[0] = (uint8_t)(0xC0 | c >> 6);
-        o[1] = (uint8_t)(0x80 | (c & 63));
-        return 2;
-    }
-    if (c < 0x10000) {
-        o[0] = (uint8_t)(0xE0 | c >> 12);
-        o[1] = (uint8_t)(0x80 | (c >> 6 & 63));
-        o[2] = (uint8_t)(0x80 | (c & 63));
-        return 3;
-    }
-    o[0] = (uint8_t)(0xF0 | c >> 18);
-    o[1] = (uint8_t)(0x80 | (c >> 12 & 63));
-    o[2] = (uint8_t)(0x80 | (c >> 6 & 63));
-    o[3] = (uint8_t)(0x80 | (c & 63));
-    return 4;
-}
-
-/* A random scalar value, weighted towards the edges the DFA and the tables single out. */
-static uint32_t
-random_code_point(unsigned ascii_percent)
-{
-    static const uint32_t edges[] = {0x0,     0x7F,    0x80,    0x7FF,    0x800,   0xFFF,
-                                     0x1000,  0xD7FF,  0xE000,  0xFFFD,   0xFFFF,  0x10000,
-                                     0x3FFFF, 0x40000, 0xFFFFF, 0x100000, 0x10FFFF};
-    if (rnd() % 100 < ascii_percent)
-        return rnd() % 0x80;
-    switch (rnd() % 5) {
-    case 0:
-        return 0x80 + rnd() % (0x800 - 0x80);
-    case 1: {
-        uint32_t c = 0x800 + rnd() % (0x10000 - 0x800);
-        return c >= 0xD800 && c <= 0xDFFF ? c - 0x800 : c;
-    }
-    case 2:
-        return 0x10000 + rnd() % (0x110000 - 0x10000);
-    case 3:
-        return 0x400 + rnd() % 0x100; /* Cyrillic-like: runs of 2-byte characters */
-    default:
-        return edges[rnd() % (sizeof edges / sizeof *edges)];
-    }
-}
-
-/* Valid text of exactly n bytes; it may end inside a character, which is valid too. */
-static void
-random_text(uint8_t *p, size_t n, unsigned ascii_percent)
-{
-    size_t i = 0;
-    while (i < n) {
-        uint8_t c[4];
-        size_t k = encode(c, random_code_point(ascii_percent));
-        for (size_t j = 0; j < k && i < n; j++)
-            p[i++] = c[j];
-    }
-}
-
 /* Fills p[0..n) with input of kind 0..4: ASCII, multi-byte text, mostly ASCII text,
  * text with one corrupted byte, random bytes. */
 static void
@@ -538,22 +424,22 @@ random_input(uint8_t *p, size_t n, unsigned kind)
     switch (kind) {
     case 0:
         for (size_t i = 0; i < n; i++)
-            p[i] = (uint8_t)(rnd() % 0x80);
+            p[i] = (uint8_t)(test_rnd() % 0x80);
         break;
     case 1:
-        random_text(p, n, 20);
+        test_random_text(p, n, 20);
         break;
     case 2:
-        random_text(p, n, 97);
+        test_random_text(p, n, 97);
         break;
     case 3:
-        random_text(p, n, rnd() % 100);
+        test_random_text(p, n, test_rnd() % 100);
         if (n)
-            p[rnd() % n] = (uint8_t)rnd();
+            p[test_rnd() % n] = (uint8_t)test_rnd();
         break;
     default:
         for (size_t i = 0; i < n; i++)
-            p[i] = (uint8_t)rnd();
+            p[i] = (uint8_t)test_rnd();
         break;
     }
 }
@@ -598,8 +484,8 @@ compare_impls(const uint8_t *p, size_t n, size_t split, const char *what)
     return ran;
 }
 
-Test(utf8, simd_equals_scalar_for_every_length_and_alignment, .init = arena_init,
-     .fini = arena_fini)
+Test(utf8, simd_equals_scalar_for_every_length_and_alignment, .init = test_arena_init,
+     .fini = test_arena_fini)
 {
     uint8_t *buf = aligned_alloc(64, 512);
     uint8_t in[320];
@@ -609,19 +495,20 @@ Test(utf8, simd_equals_scalar_for_every_length_and_alignment, .init = arena_init
             for (size_t align = 0; align < 64; align++) {
                 random_input(in, n, kind);
                 memcpy(buf + align, in, n);
-                size_t split = n ? rnd() % (n + 1) : 0;
+                size_t split = n ? test_rnd() % (n + 1) : 0;
                 int r = compare_impls(buf + align, n, split, "aligned");
                 ran = r > ran ? r : ran;
             }
             /* and flush against the guard page */
-            compare_impls(place(in, n), n, n / 2, "guarded");
+            compare_impls(test_place(in, n), n, n / 2, "guarded");
         }
     }
     free(buf);
-    cr_assert_geq(ran, expected_impls());
+    cr_assert_geq(ran, test_expected_impls());
 }
 
-Test(utf8, long_texts_with_errors_at_block_boundaries, .init = arena_init, .fini = arena_fini)
+Test(utf8, long_texts_with_errors_at_block_boundaries, .init = test_arena_init,
+     .fini = test_arena_fini)
 {
     enum { N = 65536 };
     uint8_t *text = malloc(N), *t = malloc(N);
@@ -630,8 +517,8 @@ Test(utf8, long_texts_with_errors_at_block_boundaries, .init = arena_init, .fini
     static const unsigned ascii_percent[] = {0, 20, 90, 99, 100};
     int ran = 0;
     for (size_t v = 0; v < sizeof ascii_percent / sizeof *ascii_percent; v++) {
-        random_text(text, N, ascii_percent[v]);
-        int r = compare_impls(text, N, rnd() % N, "valid 64 KiB");
+        test_random_text(text, N, ascii_percent[v]);
+        int r = compare_impls(text, N, test_rnd() % N, "valid 64 KiB");
         ran = r > ran ? r : ran;
         /* Positions around 16/32/64-byte block boundaries, near both ends, and random. */
         size_t pos[80], np = 0;
@@ -642,7 +529,7 @@ Test(utf8, long_texts_with_errors_at_block_boundaries, .init = arena_init, .fini
         for (size_t i = 1; i <= 35; i++)
             pos[np++] = N - i;
         while (np < sizeof pos / sizeof *pos)
-            pos[np++] = rnd() % N;
+            pos[np++] = test_rnd() % N;
         for (size_t i = 0; i < np; i++) {
             for (size_t b = 0; b < sizeof bad_bytes; b++) {
                 memcpy(t, text, N);
@@ -662,20 +549,20 @@ Test(utf8, long_texts_with_errors_at_block_boundaries, .init = arena_init, .fini
                 memset(t + at, 'a', 512);
                 static const uint8_t open[3][3] = {{0xC3}, {0xE2, 0x82}, {0xF0, 0x9F, 0x98}};
                 memcpy(t + at - len, open[len - 1], len);
-                compare_impls(t, N, rnd() % N, "open character before ASCII");
+                compare_impls(t, N, test_rnd() % N, "open character before ASCII");
             }
         }
     }
     free(text);
     free(t);
-    cr_assert_geq(ran, expected_impls());
+    cr_assert_geq(ran, test_expected_impls());
 }
 
 Test(utf8, long_text_fed_in_random_pieces)
 {
     enum { N = 1 << 18 };
     uint8_t *text = malloc(N);
-    random_text(text, N, 50);
+    test_random_text(text, N, 50);
     bool complete;
     cr_assert_eq(ref_first_bad(text, N, &complete), NO_ERROR);
     for (const struct lapps__utf8_impl *im = lapps__utf8_impls; im->name; im++) {
@@ -684,7 +571,7 @@ Test(utf8, long_text_fed_in_random_pieces)
         uint32_t whole = LAPPS__UTF8_ACCEPT, st = LAPPS__UTF8_ACCEPT;
         cr_assert_eq(im->validate(&whole, text, N), 0);
         for (size_t i = 0; i < N;) {
-            size_t k = rnd() % 200;
+            size_t k = test_rnd() % 200;
             k = k > N - i ? N - i : k;
             cr_assert_eq(im->validate(&st, text + i, k), 0, "%s at %zu+%zu", im->name, i, k);
             i += k;
