@@ -63,6 +63,12 @@ rows=()
 measure() { # NAME PID URL [--raw]
     local name=$1 p=$2 u=$3 out
     shift 3
+    # Warm-up: the first connections touch one-time memory (library code pages such as
+    # libcrypto's SHA-1 on the first handshake, read buffers, allocator arenas), which is
+    # not a per-connection cost. 100 connections opened and closed first keep it out of
+    # the measurement.
+    taskset -c "$client_cpu" timeout 60 "$loadgen" --idle -c 100 -w 1 -p "$p" "$@" "$u" \
+        >/dev/null || true
     out=$(taskset -c "$client_cpu" timeout 180 "$loadgen" --idle -c "$conns" -w "$settle" -p "$p" \
         "$@" "$u") || {
         echo "idle-memory.sh: $name: loadgen failed" >&2
