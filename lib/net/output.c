@@ -169,8 +169,7 @@ int
 lapps__out_send(struct lapps_conn *c, uint8_t opcode, const void *data, size_t len)
 {
     struct lapps__worker *w = c->w;
-    uint8_t hdr[LAPPS__FRAME_MAX_HEADER];
-    size_t hn = lapps__frame_header(hdr, opcode, true, len, NULL);
+    size_t hn = len < 126 ? 2 : len <= 0xFFFF ? 4 : 10; /* what lapps__frame_header writes */
     if (opcode != LAPPS__OP_CLOSE) {
         /* Pongs count too: a peer that pings and never reads must not grow our queue. */
         int rv = check_limit(c, hn + len);
@@ -183,14 +182,17 @@ lapps__out_send(struct lapps_conn *c, uint8_t opcode, const void *data, size_t l
         if (w->cork_len + hn + len > LAPPS__CORK_BUF)
             flush_cork(w);
         if (!c->out_head && hn + len <= LAPPS__CORK_BUF - w->cork_len) {
-            memcpy(w->cork + w->cork_len, hdr, hn);
+            uint8_t *dst = w->cork + w->cork_len;
+            lapps__frame_header(dst, opcode, true, len, NULL);
             if (len)
-                memcpy(w->cork + w->cork_len + hn, data, len);
+                memcpy(dst + hn, data, len);
             w->cork_len += hn + len;
             return 0;
         }
         flush_cork(w); /* what the cork holds leaves first */
     }
+    uint8_t hdr[LAPPS__FRAME_MAX_HEADER];
+    lapps__frame_header(hdr, opcode, true, len, NULL);
     struct iovec iov[2] = {{hdr, hn}, {(void *)data, len}};
     return send_or_queue(c, iov, len ? 2 : 1);
 }

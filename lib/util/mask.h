@@ -45,15 +45,29 @@ lapps__mask_rotate(uint32_t key, size_t n)
 #endif
 }
 
-/* XORs p[0..n) with the key; returns the key for what follows. Payloads of up to 16
- * bytes (most chat and RPC messages) are done inline with two overlapping word stores,
- * each computed from the original bytes, so the overlap is written twice with the same
- * value; longer ones go to the fastest implementation. */
+/* XORs p[0..n) with the key; returns the key for what follows. Payloads of up to 32
+ * bytes (most chat and RPC messages) are done inline: the first 16 bytes as two words,
+ * the rest with two overlapping stores, each computed from the original bytes, so the
+ * overlap is written twice with the same value; longer ones go to the fastest
+ * implementation. */
 static inline uint32_t
 lapps__mask(uint8_t *p, size_t n, uint32_t key)
 {
-    if (n > 16)
+    if (n > 32)
         return lapps__mask_dispatch(p, n, key);
+    uint32_t next = lapps__mask_rotate(key, n);
+    if (n > 16) {
+        /* 16 is a multiple of 4: the key for p[16] is the key for p[0]. */
+        uint64_t a, b, k8 = (uint64_t)key << 32 | key;
+        memcpy(&a, p, 8);
+        memcpy(&b, p + 8, 8);
+        a ^= k8;
+        b ^= k8;
+        memcpy(p, &a, 8);
+        memcpy(p + 8, &b, 8);
+        p += 16;
+        n -= 16;
+    }
     if (n >= 8) {
         uint32_t kb = lapps__mask_rotate(key, n - 8);
         uint64_t a, b, ka = (uint64_t)key << 32 | key, kb8 = (uint64_t)kb << 32 | kb;
@@ -77,7 +91,7 @@ lapps__mask(uint8_t *p, size_t n, uint32_t key)
         for (size_t i = 0; i < n; i++)
             p[i] ^= k[i];
     }
-    return lapps__mask_rotate(key, n);
+    return next;
 }
 
 #endif /* LAPPS_UTIL_MASK_H */

@@ -231,30 +231,3 @@ lapps__frame_parse(struct lapps__frame_parser *p, uint8_t *buf, size_t len,
     }
     return parse_header(p, buf, len, ev);
 }
-
-size_t
-lapps__frame_header(uint8_t out[LAPPS__FRAME_MAX_HEADER], uint8_t opcode, bool fin, uint64_t len,
-                    const uint8_t *mask)
-{
-    size_t n = 2;
-    uint8_t mbit = mask ? 0x80 : 0;
-    out[0] = (uint8_t)((fin ? 0x80 : 0) | (opcode & 0x0F));
-    if (len < 126) {
-        out[1] = mbit | (uint8_t)len;
-    } else if (len <= 0xFFFF) {
-        out[1] = mbit | 126;
-        out[2] = (uint8_t)(len >> 8);
-        out[3] = (uint8_t)len;
-        n = 4;
-    } else {
-        out[1] = mbit | 127;
-        uint64_t be = __builtin_bswap64(len);
-        memcpy(out + 2, &be, 8);
-        n = 10;
-    }
-    if (mask) {
-        memcpy(out + n, mask, 4);
-        n += 4;
-    }
-    return n;
-}

@@ -169,11 +169,11 @@ Test(mask, masking_twice_restores_and_dispatcher_agrees)
 
 Test(mask, inline_entry_point_at_every_short_length_against_a_guard_page)
 {
-    /* lapps__mask() does payloads up to 16 bytes itself, with overlapping word stores:
+    /* lapps__mask() does payloads up to 32 bytes itself, with overlapping word stores:
      * every length, rotation and end-of-page placement must still equal the reference. */
-    for (size_t n = 0; n <= 40; n++) {
+    for (size_t n = 0; n <= 72; n++) {
         for (size_t r = 0; r < 4; r++) {
-            uint8_t in[40], want[40];
+            uint8_t in[72], want[72];
             test_fill(in, n);
             uint32_t key = test_rnd();
             uint32_t rk = ref_rotate(key, r);
