@@ -574,7 +574,7 @@ lapps_conn_query(const lapps_conn *conn)
 LAPPS_EXPORT size_t
 lapps_conn_buffered(const lapps_conn *conn)
 {
-    return conn->out_bytes + (conn->w->cork_conn == conn ? conn->w->cork_len : 0);
+    return conn->out_bytes + (conn->w->cork_conn == conn ? conn->w->cork_total : 0);
 }
 
 LAPPS_EXPORT void

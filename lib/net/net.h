@@ -22,7 +22,9 @@
 #define LAPPS__MAX_LISTENERS 16u
 #define LAPPS__READ_BUF      (64u << 10) /* one worker's read buffer */
 #define LAPPS__CORK_BUF      (64u << 10) /* replies corked during one read */
-#define LAPPS__INBOX_SIZE    4096u       /* cross-thread messages waiting per worker */
+#define LAPPS__CORK_IOV      64u         /* pieces one corked sendmsg may carry */
+#define LAPPS__RBUF_SIZE     (LAPPS__READ_BUF + LAPPS__FRAME_MAX_HEADER + LAPPS__FRAME_MAX_CONTROL)
+#define LAPPS__INBOX_SIZE    4096u /* cross-thread messages waiting per worker */
 
 /* Connection ids: worker (8 bits) | slot (24 bits) | generation (14 bits), below 2^46. */
 #define LAPPS__ID_GEN_BITS  14u
@@ -186,8 +188,11 @@ struct lapps__worker {
     size_t n_conns;                    /* connections in any state */
     struct lapps_instance **instances; /* by service index; NULL when not hosted here */
     uint8_t *rbuf;                     /* LAPPS__READ_BUF + carry room */
-    uint8_t *cork;                     /* LAPPS__CORK_BUF */
-    size_t cork_len;
+    uint8_t *cork;                     /* LAPPS__CORK_BUF: copied headers and small payloads */
+    size_t cork_len;                   /* bytes used in cork */
+    size_t cork_total;                 /* bytes corked in all, copied or referenced */
+    struct iovec cork_iov[LAPPS__CORK_IOV];
+    int cork_n;
     struct lapps_conn *cork_conn;
     struct lapps_conn **dead; /* freed at the end of the event */
     size_t n_dead;

@@ -114,7 +114,7 @@ static int
 check_limit(struct lapps_conn *c, size_t add)
 {
     size_t limit = c->w->srv->opts.max_outbound;
-    size_t queued = c->out_bytes + (c->w->cork_conn == c ? c->w->cork_len : 0);
+    size_t queued = c->out_bytes + (c->w->cork_conn == c ? c->w->cork_total : 0);
     /* A message is always taken when nothing waits (so one message of any size can be
      * sent); otherwise what waits plus the message must stay within the limit. */
     if (queued && queued + add > limit) {
@@ -133,12 +133,28 @@ static void
 flush_cork(struct lapps__worker *w)
 {
     struct lapps_conn *c = w->cork_conn;
-    size_t n = w->cork_len;
+    int n = w->cork_n;
+    if (n && c->state != CONN_DEAD)
+        send_or_queue(c, w->cork_iov, n); /* what the kernel does not take is copied */
     w->cork_len = 0;
-    if (n && c->state != CONN_DEAD) {
-        struct iovec iov = {w->cork, n};
-        send_or_queue(c, &iov, 1);
-    }
+    w->cork_total = 0;
+    w->cork_n = 0;
+}
+
+/* Room for n more bytes in the cork buffer, as the continuation of the last piece when
+ * that piece ends there. */
+static uint8_t *
+cork_reserve(struct lapps__worker *w, size_t n)
+{
+    uint8_t *dst = w->cork + w->cork_len;
+    struct iovec *last = w->cork_n ? &w->cork_iov[w->cork_n - 1] : NULL;
+    if (last && (uint8_t *)last->iov_base + last->iov_len == dst)
+        last->iov_len += n;
+    else
+        w->cork_iov[w->cork_n++] = (struct iovec){dst, n};
+    w->cork_len += n;
+    w->cork_total += n;
+    return dst;
 }
 
 void
@@ -179,14 +195,21 @@ lapps__out_send(struct lapps_conn *c, uint8_t opcode, const void *data, size_t l
             STAT_ADD(w, messages_out, 1);
     }
     if (w->cork_conn == c) {
-        if (w->cork_len + hn + len > LAPPS__CORK_BUF)
+        /* A large payload still in the worker's read buffer (an echo, a forward) is corked
+         * by reference: that buffer does not change until the read's replies are sent. */
+        bool by_ref = len >= 1024 && (const uint8_t *)data >= w->rbuf &&
+                      (const uint8_t *)data + len <= w->rbuf + LAPPS__RBUF_SIZE;
+        size_t copy = hn + (by_ref ? 0 : len);
+        if (w->cork_len + copy > LAPPS__CORK_BUF || w->cork_n + 2 > (int)LAPPS__CORK_IOV)
             flush_cork(w);
-        if (!c->out_head && hn + len <= LAPPS__CORK_BUF - w->cork_len) {
-            uint8_t *dst = w->cork + w->cork_len;
-            lapps__frame_header(dst, opcode, true, len, NULL);
-            if (len)
-                memcpy(dst + hn, data, len);
-            w->cork_len += hn + len;
+        if (!c->out_head && copy <= LAPPS__CORK_BUF - w->cork_len) {
+            lapps__frame_header(cork_reserve(w, hn), opcode, true, len, NULL);
+            if (by_ref) {
+                w->cork_iov[w->cork_n++] = (struct iovec){(void *)data, len};
+                w->cork_total += len;
+            } else if (len) {
+                memcpy(cork_reserve(w, len), data, len);
+            }
             return 0;
         }
         flush_cork(w); /* what the cork holds leaves first */

@@ -54,7 +54,7 @@ lapps__worker_init(struct lapps__worker *w, struct lapps_server *srv, unsigned i
     w->free_slots = malloc(w->n_slots * sizeof *w->free_slots);
     w->dead = malloc(w->n_slots * sizeof *w->dead);
     w->instances = calloc(srv->n_services ? srv->n_services : 1, sizeof *w->instances);
-    w->rbuf = malloc(LAPPS__READ_BUF + LAPPS__FRAME_MAX_HEADER + LAPPS__FRAME_MAX_CONTROL);
+    w->rbuf = malloc(LAPPS__RBUF_SIZE);
     w->cork = malloc(LAPPS__CORK_BUF);
     if (!w->conns || !w->slot_live || !w->free_slots || !w->dead || !w->instances || !w->rbuf ||
         !w->cork)
