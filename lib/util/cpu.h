@@ -24,4 +24,16 @@ lapps__cpu_has(unsigned needs)
     return (lapps__cpu_features() & needs) == needs;
 }
 
+/* The entry of an implementation table (ordered slowest first, the portable entry first,
+ * ended by a NULL name, each entry with `needs`) that this CPU should use: the last one
+ * whose needs it has. The one rule every dispatcher follows. */
+#define LAPPS__CPU_BEST(table)                                                                     \
+    ({                                                                                             \
+        __typeof__(&(table)[0]) best_ = &(table)[0];                                               \
+        for (__typeof__(&(table)[0]) i_ = &(table)[0]; i_->name; i_++)                             \
+            if (lapps__cpu_has(i_->needs))                                                         \
+                best_ = i_;                                                                        \
+        best_;                                                                                     \
+    })
+
 #endif /* LAPPS_UTIL_CPU_H */

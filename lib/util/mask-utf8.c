@@ -99,11 +99,8 @@ static int (*_Atomic best)(uint8_t *, size_t, uint32_t *, uint32_t *) = resolve;
 static int
 resolve(uint8_t *p, size_t n, uint32_t *key, uint32_t *state)
 {
-    int (*f)(uint8_t *, size_t, uint32_t *, uint32_t *) = lapps__mask_utf8_scalar;
-    /* The list is ordered slowest first, so the last usable entry wins. */
-    for (const struct lapps__mask_utf8_impl *i = lapps__mask_utf8_impls; i->name; i++)
-        if (lapps__cpu_has(i->needs))
-            f = i->mask_utf8;
+    int (*f)(uint8_t *, size_t, uint32_t *, uint32_t *) =
+        LAPPS__CPU_BEST(lapps__mask_utf8_impls)->mask_utf8;
     atomic_store_explicit(&best, f, memory_order_relaxed);
     return f(p, n, key, state);
 }

@@ -45,11 +45,7 @@ static uint32_t (*_Atomic best)(uint8_t *, size_t, uint32_t) = resolve;
 static uint32_t
 resolve(uint8_t *p, size_t n, uint32_t key)
 {
-    uint32_t (*f)(uint8_t *, size_t, uint32_t) = lapps__mask_scalar;
-    /* The list is ordered slowest first, so the last usable entry wins. */
-    for (const struct lapps__mask_impl *i = lapps__mask_impls; i->name; i++)
-        if (lapps__cpu_has(i->needs))
-            f = i->mask;
+    uint32_t (*f)(uint8_t *, size_t, uint32_t) = LAPPS__CPU_BEST(lapps__mask_impls)->mask;
     atomic_store_explicit(&best, f, memory_order_relaxed);
     return f(p, n, key);
 }

@@ -135,11 +135,7 @@ static int (*_Atomic best)(uint32_t *, const uint8_t *, size_t) = resolve;
 static int
 resolve(uint32_t *state, const uint8_t *p, size_t n)
 {
-    int (*f)(uint32_t *, const uint8_t *, size_t) = lapps__utf8_validate_scalar;
-    /* The list is ordered slowest first, so the last usable entry wins. */
-    for (const struct lapps__utf8_impl *i = lapps__utf8_impls; i->name; i++)
-        if (lapps__cpu_has(i->needs))
-            f = i->validate;
+    int (*f)(uint32_t *, const uint8_t *, size_t) = LAPPS__CPU_BEST(lapps__utf8_impls)->validate;
     atomic_store_explicit(&best, f, memory_order_relaxed);
     return f(state, p, n);
 }
