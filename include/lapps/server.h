@@ -89,8 +89,10 @@ LAPPS_EXPORT int lapps_opts_set_max_message_size(lapps_opts *opts, size_t bytes)
 
 /** Sets how many bytes of output may wait for one slow client: a send that would take
  *  the waiting bytes past it fails with LAPPS_ERR_LIMIT and closes the connection with
- *  1008 (a message sent when nothing waits is always taken, so one message of any size
- *  can be sent). At least 1 KiB.
+ *  1008: the close frame is queued behind what waits, nothing more is taken, and the
+ *  connection ends when the peer answers or the close timeout passes (on_close then
+ *  reports LAPPS_CLOSED_OUTBOUND). A message sent when nothing waits is always taken, so
+ *  one message of any size can be sent. At least 1 KiB.
  *  @return 0 or LAPPS_ERR_INVAL. */
 LAPPS_EXPORT int lapps_opts_set_max_outbound(lapps_opts *opts, size_t bytes);
 

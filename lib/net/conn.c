@@ -168,6 +168,22 @@ lapps__conn_begin_close(struct lapps_conn *c, uint16_t code, const char *reason,
     arm(c, c->w->srv->opts.close_ms);
 }
 
+/* The peer stopped reading and what waits for it reached the outbound limit: nothing
+ * more is taken for it, the close frame (1008) goes behind what is queued (a few bytes
+ * past the limit), and the connection drains until the peer closes or close_ms passes.
+ * A peer that never reads again never sees that frame; one that was only slow does. */
+void
+lapps__conn_fail_outbound(struct lapps_conn *c)
+{
+    if (c->state == CONN_DEAD || c->state == CONN_DRAINING)
+        return;
+    record_close(c, LAPPS_CLOSED_OUTBOUND, 1008);
+    if (!(c->flags & CF_CLOSE_SENT))
+        send_close(c, 1008, "outbound limit", 14);
+    if (c->state != CONN_DEAD)
+        drain(c);
+}
+
 /* The peer broke the protocol: close with the code the parser chose, stop reading
  * frames. */
 static void
@@ -384,11 +400,22 @@ open_conn(struct lapps_conn *c, struct lapps_instance *inst, char *query)
         s->on_open(c, s->user_data);
 }
 
-static unsigned
-pick_host(struct lapps_service *s)
+/* Takes a place for the connection on a worker that hosts the service: this worker
+ * when it does (no hand-over), else the hosts in round-robin order from a rotating start,
+ * so one full host sends the connection to the next one. -1 when every host is full. */
+static int
+claim_host(struct lapps__worker *w, struct lapps_service *s)
 {
+    size_t max = w->srv->opts.max_connections;
+    if (w->instances[s->index] && take_place(w, max))
+        return (int)w->index;
     unsigned k = atomic_fetch_add_explicit(&s->next_host, 1, memory_order_relaxed);
-    return s->hosts[k % s->n_hosts];
+    for (unsigned i = 0; i < s->n_hosts; i++) {
+        unsigned h = s->hosts[(k + i) % s->n_hosts];
+        if (h != w->index && take_place(&w->srv->workers[h], max))
+            return (int)h;
+    }
+    return -1;
 }
 
 /* Hands a connection whose handshake succeeded on this worker to worker `to`, which
@@ -441,16 +468,24 @@ handshake_done(struct lapps_conn *c, const struct lapps__hs_request *req, uint8_
         refuse(c, 404);
         return;
     }
-    char resp[512];
-    lapps_ssize n = lapps__hs_response_101(resp, sizeof resp, &req->key, NULL, NULL, 0);
-    struct lapps_instance *inst = w->instances[s->index];
-    unsigned host = inst ? w->index : pick_host(s);
-    if (n < 0 || w->stopping || !take_place(&srv->workers[host], srv->opts.max_connections)) {
+    /* A server that is stopping takes no new connection, whichever worker would host it. */
+    int host = atomic_load_explicit(&srv->state, memory_order_acquire) >= 2 || w->stopping
+                   ? -1
+                   : claim_host(w, s);
+    if (host < 0) {
         refuse(c, 503);
         return;
     }
-    if (!inst) {
-        hand_over(c, s, host, resp, (size_t)n, rest, rest_len, &req->query);
+    char resp[512];
+    lapps_ssize n = lapps__hs_response_101(resp, sizeof resp, &req->key, NULL, NULL, 0);
+    if (n < 0) {
+        give_place(&srv->workers[host]);
+        refuse(c, 500);
+        return;
+    }
+    struct lapps_instance *inst = w->instances[s->index];
+    if ((unsigned)host != w->index) {
+        hand_over(c, s, (unsigned)host, resp, (size_t)n, rest, rest_len, &req->query);
         return;
     }
     char *query = dup_query(&req->query);
@@ -595,7 +630,7 @@ lapps__conn_adopt(struct lapps__worker *w, struct lapps__post *p)
 {
     struct lapps_conn *c = conn_new(w, p->fd);
     struct lapps_instance *inst = w->instances[p->svc->index];
-    if (!c || !inst || w->stopping) {
+    if (!c || !inst) {
         give_place(w); /* taken by the worker that handed it over */
         if (c)
             kill(c);
@@ -605,6 +640,11 @@ lapps__conn_adopt(struct lapps__worker *w, struct lapps__post *p)
         return;
     }
     open_conn(c, inst, p->query);
+    if (w->stopping) {
+        /* The stop began after the 101 left: the client gets a clean 1001, not a drop. */
+        lapps__conn_begin_close(c, 1001, "server stopping", 15, LAPPS_CLOSED_SHUTDOWN);
+        return;
+    }
     if (p->len && c->state == CONN_OPEN) {
         memcpy(w->rbuf, p->data, p->len);
         w->cork_conn = c;

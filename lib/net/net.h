@@ -242,6 +242,7 @@ void lapps__conn_on_timer(struct lapps__timer *t, void *arg);
 void lapps__conn_begin_close(struct lapps_conn *c, uint16_t code, const char *reason,
                              size_t reason_len, lapps_close_reason why);
 void lapps__conn_abort(struct lapps_conn *c, lapps_close_reason why, uint16_t code);
+void lapps__conn_fail_outbound(struct lapps_conn *c);
 void lapps__conn_reap(struct lapps__worker *w);
 struct lapps_conn *lapps__conn_by_id(struct lapps__worker *w, uint64_t id);
 

@@ -120,7 +120,7 @@ check_limit(struct lapps_conn *c, size_t add)
     if (queued && queued + add > limit) {
         lapps__log(c->w->srv, LAPPS_LOG_INFO, "connection %u: outbound limit reached, closing",
                    c->slot);
-        lapps__conn_abort(c, LAPPS_CLOSED_OUTBOUND, 1008);
+        lapps__conn_fail_outbound(c);
         return LAPPS_ERR_LIMIT;
     }
     if (queued + add > limit / 2)

@@ -154,6 +154,8 @@ static const struct error_page pages[] = {
      "This server speaks WebSocket version 13 only.\n"},
     {431, "Request Header Fields Too Large", "Connection: close\r\n",
      "The handshake request is too large.\n"},
+    {500, "Internal Server Error", "Connection: close\r\n",
+     "The server could not complete the handshake.\n"},
     {503, "Service Unavailable", "Connection: close\r\n", "The server is full; try again later.\n"},
 };
 

@@ -263,3 +263,27 @@ Test(handshake, connection_limit_holds_across_hand_over, .timeout = 60)
     cr_assert_eq(st.connections, 0);
     api_server_finish(&s);
 }
+
+/* A full host does not refuse a connection another host could take: with 2 instances on a
+ * 3-worker server and max_connections = 1, the second of two connections opens whichever
+ * worker the kernel gives it (the full host, or the worker without an instance), round
+ * after round; a third is refused while both are held. */
+Test(handshake, full_host_hands_over_to_one_with_room, .timeout = 90)
+{
+    struct api_server s;
+    api_server_start(&s, &(struct api_config){.workers = 3, .instances = 2, .max_connections = 1});
+    const int rounds = 8;
+    for (int round = 1; round <= rounds; round++) {
+        char *out;
+        int rc = api_python(CLIENT_MS, &out, "ws_client.py", "tryopen", s.uri,
+                            round == rounds ? "3" : "2", NULL);
+        API_CLIENT_OK(rc, out);
+        API_EXPECT_LINE(out, round == rounds ? "opened 2 refused 1" : "opened 2 refused 0");
+        free(out);
+        cr_assert(api_wait_all_closed(&s, 2 * round, 10000));
+    }
+    cr_assert_eq(atomic_load(&s.c.peak), 2, "peak %d", atomic_load(&s.c.peak));
+    lapps_stats st = api_stats(&s);
+    cr_assert_eq(st.connections, 0);
+    api_server_finish(&s);
+}

@@ -120,6 +120,33 @@ Test(load, client_that_never_reads_hits_outbound_limit, .timeout = 90)
     api_server_finish(&s);
 }
 
+/* The same flood from a client that only pauses: when it reads again it gets what was
+ * queued for it, then the close frame (1008) that the limit put behind it, then the
+ * server's FIN; the service hears LAPPS_CLOSED_OUTBOUND. */
+Test(load, slow_reader_past_the_limit_sees_close_1008, .timeout = 60)
+{
+    const size_t limit = 64u << 10, msg = 16u << 10;
+    struct api_server s;
+    api_server_start(&s, &(struct api_config){.workers = 1,
+                                              .max_outbound = limit,
+                                              .close_ms = 20000,
+                                              .mode = API_FLOOD,
+                                              .flood_size = msg});
+    char *out;
+    int rc = api_python(40000, &out, "raw.py", s.port_str, "--rcvbuf", "4096", "hs", "http",
+                        "flood:200,10", "sleep:1000", "read", NULL);
+    API_CLIENT_OK(rc, out);
+    cr_assert(api_has_line(out, "close 1008 outbound limit"), "%s", out);
+    cr_assert(api_has_line(out, "eof"), "%s", out);
+    cr_assert_geq(api_count_prefix(out, "frame 2 1 16384 "), 4, "%s", out);
+    free(out);
+    cr_assert(api_wait_all_closed(&s, 1, 10000));
+    cr_assert_eq(atomic_load(&s.c.last_reason), LAPPS_CLOSED_OUTBOUND);
+    cr_assert_eq(atomic_load(&s.c.last_code), 1008);
+    cr_assert_geq(atomic_load(&s.c.limit_errors), 1);
+    api_server_finish(&s);
+}
+
 /* A service that applies backpressure (sends while lapps_conn_buffered() is at most half
  * the limit, then waits for on_drain) gets to send everything to a client that reads:
  * 100 messages of 4000 bytes with a 64 KiB limit. */

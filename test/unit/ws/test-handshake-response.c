@@ -164,6 +164,10 @@ static const struct {
                    "36") "Connection: close\r\n"
                          "\r\n"
                          "The handshake request is too large.\n"},
+    {500, ERR_HEAD("500", "Internal Server Error", "45") "Connection: close\r\n"
+                                                         "\r\n"
+                                                         "The server could not complete the "
+                                                         "handshake.\n"},
     {503, ERR_HEAD("503", "Service Unavailable", "37") "Connection: close\r\n"
                                                        "\r\n"
                                                        "The server is full; try again later.\n"},
@@ -218,7 +222,7 @@ Test(handshake_response, error_nospace_at_every_capacity_below_the_need)
 
 Test(handshake_response, other_statuses_are_inval)
 {
-    static const int bad[] = {0, -1, 100, 101, 200, 301, 401, 405, 500, 502, 4000};
+    static const int bad[] = {0, -1, 100, 101, 200, 301, 401, 405, 501, 502, 4000};
     char out[512];
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         cr_assert_eq(write_error(out, sizeof out, bad[i]), LAPPS_ERR_INVAL, "%d", bad[i]);
