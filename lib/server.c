@@ -59,6 +59,10 @@ lapps_opts_new(lapps_opts **out)
 LAPPS_EXPORT void
 lapps_opts_free(lapps_opts *opts)
 {
+    if (!opts)
+        return;
+    for (size_t i = 0; i < opts->n_listeners; i++)
+        lapps_tls_free(opts->listeners[i].tls);
     free(opts);
 }
 
@@ -74,14 +78,19 @@ lapps_opts_set_workers(lapps_opts *opts, unsigned workers)
 LAPPS_EXPORT int
 lapps_opts_add_listener(lapps_opts *opts, const char *addr, uint16_t port, const lapps_tls *tls)
 {
-    if (!opts || !addr || tls || opts->n_listeners == LAPPS__MAX_LISTENERS)
+    if (!opts || !addr || opts->n_listeners == LAPPS__MAX_LISTENERS ||
+        (tls && (!tls->chain_file || !tls->key_file)))
         return LAPPS_ERR_INVAL;
     uint8_t tmp[16];
     if (strlen(addr) >= sizeof opts->listeners[0].addr ||
         (inet_pton(AF_INET, addr, tmp) != 1 && inet_pton(AF_INET6, addr, tmp) != 1))
         return LAPPS_ERR_INVAL;
+    struct lapps_tls *copy = NULL;
+    if (tls && !(copy = lapps__tls_settings_dup(tls)))
+        return LAPPS_ERR_NOMEM;
     strcpy(opts->listeners[opts->n_listeners].addr, addr);
     opts->listeners[opts->n_listeners].port = port;
+    opts->listeners[opts->n_listeners].tls = copy;
     opts->n_listeners++;
     return 0;
 }
@@ -255,6 +264,22 @@ lapps_server_new(lapps_server **out, const lapps_opts *opts)
     srv->n_workers = srv->embedded ? 1 : opts->workers;
     pthread_mutex_init(&srv->lock, NULL);
     pthread_cond_init(&srv->cond, NULL);
+    pthread_mutex_init(&srv->reload_lock, NULL);
+    /* The settings stay with the options; the server keeps what it read from them. */
+    for (size_t i = 0; i < opts->n_listeners; i++)
+        srv->opts.listeners[i].tls = NULL;
+    for (size_t i = 0; i < opts->n_listeners; i++) {
+        if (!opts->listeners[i].tls)
+            continue;
+        char why[512];
+        int rv = lapps__tls_ctx_new(&srv->tls[i], opts->listeners[i].tls, why, sizeof why);
+        if (rv != 0) {
+            lapps__log(srv, LAPPS_LOG_ERROR, "listener %s:%u: %s", opts->listeners[i].addr,
+                       opts->listeners[i].port, why);
+            lapps_server_free(srv);
+            return rv;
+        }
+    }
     for (size_t i = 0; i < opts->n_listeners; i++) {
         int rv =
             lapps__listen_probe(opts->listeners[i].addr, opts->listeners[i].port, &srv->ports[i]);
@@ -423,9 +448,41 @@ lapps_server_free(lapps_server *srv)
     for (size_t i = 0; i < srv->n_services; i++)
         service_free(srv->services[i]);
     free(srv->services);
+    for (size_t i = 0; i < LAPPS__MAX_LISTENERS; i++)
+        lapps__tls_ctx_free(srv->tls[i]);
     pthread_mutex_destroy(&srv->lock);
     pthread_cond_destroy(&srv->cond);
+    pthread_mutex_destroy(&srv->reload_lock);
     free(srv);
+}
+
+LAPPS_EXPORT int
+lapps_server_reload_tls(lapps_server *srv)
+{
+    if (!srv)
+        return LAPPS_ERR_INVAL;
+    pthread_mutex_lock(&srv->reload_lock);
+    int rv = 0;
+    size_t n = srv->opts.n_listeners, i;
+    for (i = 0; i < n && rv == 0; i++) {
+        char why[512];
+        if (srv->tls[i] && (rv = lapps__tls_ctx_prepare(srv->tls[i], why, sizeof why)) != 0)
+            lapps__log(srv, LAPPS_LOG_ERROR, "TLS reload, listener %s:%u: %s; nothing changed",
+                       srv->opts.listeners[i].addr, srv->ports[i], why);
+    }
+    /* All listeners change, or none. */
+    for (i = 0; i < n; i++) {
+        if (!srv->tls[i])
+            continue;
+        if (rv == 0)
+            lapps__tls_ctx_commit(srv->tls[i]);
+        else
+            lapps__tls_ctx_abort(srv->tls[i]);
+    }
+    pthread_mutex_unlock(&srv->reload_lock);
+    if (rv == 0)
+        lapps__log(srv, LAPPS_LOG_INFO, "TLS certificates reloaded");
+    return rv;
 }
 
 LAPPS_EXPORT int
@@ -542,6 +599,12 @@ LAPPS_EXPORT unsigned
 lapps_conn_worker(const lapps_conn *conn)
 {
     return conn->w->index;
+}
+
+LAPPS_EXPORT int
+lapps_conn_is_tls(const lapps_conn *conn)
+{
+    return conn->tls != NULL;
 }
 
 LAPPS_EXPORT int

@@ -1,11 +1,15 @@
 /* lappsd — the liblapps server. With no arguments it serves the built-in echo service
  * at ws://127.0.0.1:5083/echo. `-c DIR` reads DIR/ws.json (LAppS's server file): `ip`,
- * `port` and `workers.workers` for now; the full configuration comes later.
- * SIGINT, SIGTERM and SIGQUIT stop it gracefully; SIGPIPE cannot happen (the library
- * sends with MSG_NOSIGNAL); log lines go to stderr. */
+ * `port`, `workers.workers`, `tls` and `tls_certificates.cert/key` for now; the full
+ * configuration comes later. SIGINT, SIGTERM and SIGQUIT stop it gracefully, SIGHUP
+ * reloads the TLS certificates; signals are taken synchronously by the main thread
+ * (sigwaitinfo), so the reload runs outside any signal handler. SIGPIPE cannot happen
+ * (the library sends with MSG_NOSIGNAL); log lines go to stderr. */
 #include <errno.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,9 +22,9 @@ struct config {
     char ip[64];
     int port;
     int workers; /* -1: one per CPU */
+    bool tls;
+    char cert[4096], key[4096];
 };
-
-static lapps_server *server;
 
 static void
 log_line(lapps_log_level level, const char *msg, void *user_data)
@@ -32,13 +36,6 @@ log_line(lapps_log_level level, const char *msg, void *user_data)
     char when[32];
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", gmtime_r(&t, &tm));
     fprintf(stderr, "%s lappsd %s: %s\n", when, names[level], msg);
-}
-
-static void
-on_signal(int sig)
-{
-    (void)sig;
-    lapps_server_stop(server); /* async-signal-safe */
 }
 
 static int
@@ -90,6 +87,27 @@ read_config(const char *dir, struct config *cfg)
     } else if (workers) {
         cfg->workers = (int)json_integer_value(workers);
     }
+    json_t *tls = json_object_get(root, "tls"), *certs = json_object_get(root, "tls_certificates");
+    if (tls && !json_is_boolean(tls)) {
+        fprintf(stderr, "lappsd: %s: tls: expected true or false\n", path);
+        rv = 2;
+    } else if (json_is_true(tls)) {
+        cfg->tls = true;
+        json_t *cert = json_object_get(certs, "cert"), *key = json_object_get(certs, "key");
+        if (!json_is_string(cert) || !json_is_string(key) ||
+            strlen(json_string_value(cert)) >= sizeof cfg->cert ||
+            strlen(json_string_value(key)) >= sizeof cfg->key) {
+            fprintf(stderr, "lappsd: %s: tls_certificates: expected file names cert and key\n",
+                    path);
+            rv = 2;
+        } else {
+            strcpy(cfg->cert, json_string_value(cert));
+            strcpy(cfg->key, json_string_value(key));
+        }
+        if (json_object_get(certs, "ca"))
+            fprintf(stderr, "lappsd: %s: tls_certificates.ca: accepted, not used (the chain "
+                            "belongs in cert)\n", path);
+    }
     json_decref(root);
     return rv;
 }
@@ -101,10 +119,25 @@ fail(const char *what, int rv)
     return rv == LAPPS_ERR_INVAL ? 2 : 1;
 }
 
+/* Adds the one listener the configuration names, plain or TLS. */
+static int
+add_listener(lapps_opts *opts, const struct config *cfg)
+{
+    if (!cfg->tls)
+        return lapps_opts_add_listener(opts, cfg->ip, (uint16_t)cfg->port, NULL);
+    lapps_tls *tls;
+    int rv = lapps_tls_new(&tls);
+    if (rv == 0 && (rv = lapps_tls_set_certificate(tls, cfg->cert, cfg->key)) == 0)
+        rv = lapps_opts_add_listener(opts, cfg->ip, (uint16_t)cfg->port, tls);
+    lapps_tls_free(tls);
+    return rv;
+}
+
 int
 main(int argc, char **argv)
 {
-    struct config cfg = {"127.0.0.1", 5083, -1};
+    struct config cfg = {"127.0.0.1", 5083, -1, false, "", ""};
+    lapps_server *server;
     int opt, rv;
     while ((opt = getopt(argc, argv, "c:h")) != -1) {
         if (opt == 'c' && (rv = read_config(optarg, &cfg)) != 0)
@@ -119,7 +152,7 @@ main(int argc, char **argv)
     if ((rv = lapps_opts_new(&opts)) != 0)
         return fail("options", rv);
     if ((cfg.workers > 0 && (rv = lapps_opts_set_workers(opts, (unsigned)cfg.workers)) != 0) ||
-        (rv = lapps_opts_add_listener(opts, cfg.ip, (uint16_t)cfg.port, NULL)) != 0 ||
+        (rv = add_listener(opts, &cfg)) != 0 ||
         (rv = lapps_opts_set_log(opts, log_line, LAPPS_LOG_INFO, NULL)) != 0)
         return fail("options", rv);
     if ((rv = lapps_server_new(&server, opts)) != 0)
@@ -132,19 +165,29 @@ main(int argc, char **argv)
         return fail("echo service", rv);
     lapps_service_free(svc);
 
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGQUIT, &sa, NULL);
-    signal(SIGHUP, SIG_IGN);
-
-    fprintf(stderr, "lappsd %s: ws://%s:%u/echo\n", lapps_version(0)->version_str, cfg.ip,
-            lapps_server_port(server, 0));
-    rv = lapps_server_run(server);
-    lapps_server_free(server);
-    if (rv != 0)
-        return fail("run", rv);
+    /* Blocked before the workers start, so they inherit the mask and only sigwaitinfo
+     * below takes these signals. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGQUIT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    if ((rv = lapps_server_start(server)) != 0) {
+        lapps_server_free(server);
+        return fail("start", rv);
+    }
+    fprintf(stderr, "lappsd %s: %s://%s:%u/echo\n", lapps_version(0)->version_str,
+            cfg.tls ? "wss" : "ws", cfg.ip, lapps_server_port(server, 0));
+    for (;;) {
+        int sig = sigwaitinfo(&sigs, NULL);
+        if (sig == SIGHUP)
+            lapps_server_reload_tls(server); /* logs what it did */
+        else if (sig > 0)
+            break;
+    }
+    lapps_server_free(server); /* a graceful stop, then the threads are joined */
     fprintf(stderr, "lappsd: stopped\n");
     return 0;
 }

@@ -28,6 +28,7 @@ extern "C" {
     X(STATE, -5010, "operation not allowed in the current state")                                  \
     X(NOT_FOUND, -5011, "no such connection")                                                      \
     X(LIMIT, -5012, "outbound limit reached: the connection is being closed")                      \
+    X(TLS, -5013, "TLS error: unreadable certificate or key, bad setting, or failed session")      \
     X(FATAL, -5500, "fatal error")                                                                 \
     X(NOMEM, -5501, "out of memory")
 

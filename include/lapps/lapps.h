@@ -8,6 +8,7 @@
 #include <lapps/common.h>
 #include <lapps/error.h>
 #include <lapps/server.h>
+#include <lapps/tls.h>
 #include <lapps/version.h>
 
 #endif /* LAPPS_LAPPS_H */

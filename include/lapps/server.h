@@ -13,6 +13,7 @@
 #define LAPPS_SERVER_H
 
 #include <lapps/common.h>
+#include <lapps/tls.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -23,9 +24,6 @@ typedef struct lapps_server lapps_server;
 typedef struct lapps_service lapps_service;
 typedef struct lapps_instance lapps_instance;
 typedef struct lapps_conn lapps_conn;
-
-/** TLS settings of a listener. wss:// is not in this release: pass NULL. */
-typedef struct lapps_tls lapps_tls;
 
 /** WebSocket message opcodes. */
 typedef enum lapps_opcode {
@@ -71,10 +69,11 @@ LAPPS_EXPORT void lapps_opts_free(lapps_opts *opts);
 LAPPS_EXPORT int lapps_opts_set_workers(lapps_opts *opts, unsigned workers);
 
 /** Adds a listener. @p addr is a numeric IPv4 or IPv6 address ("127.0.0.1", "::");
- *  @p port 0 picks a free port (read it with lapps_server_port()). @p tls must be NULL
- *  in this release (wss:// comes with TLS support).
- *  @return 0, LAPPS_ERR_INVAL (bad address, non-NULL @p tls, more than 16 listeners) or
- *  LAPPS_ERR_NOMEM. */
+ *  @p port 0 picks a free port (read it with lapps_server_port()). @p tls NULL makes a
+ *  ws:// listener; otherwise a wss:// one with a copy of those settings (their files are
+ *  read by lapps_server_new()). Plain and TLS listeners may be mixed freely.
+ *  @return 0, LAPPS_ERR_INVAL (bad address, TLS settings without a certificate, more
+ *  than 16 listeners) or LAPPS_ERR_NOMEM. */
 LAPPS_EXPORT int lapps_opts_add_listener(lapps_opts *opts, const char *addr, uint16_t port,
                                          const lapps_tls *tls);
 
@@ -198,9 +197,19 @@ LAPPS_EXPORT int lapps_service_set_user_data(lapps_service *svc, void *user_data
 
 /** Creates a server from @p opts (copied) and binds its listeners: a port already in
  *  use is an error here, not a silent share. Call from one thread; nothing runs yet.
- *  @return 0, LAPPS_ERR_INVAL (no listener), LAPPS_ERR_NOMEM, or -errno from socket(),
- *  bind() or listen() (e.g. -EADDRINUSE). */
+ *  The certificates and keys of TLS listeners are read here.
+ *  @return 0, LAPPS_ERR_INVAL (no listener), LAPPS_ERR_NOMEM, LAPPS_ERR_TLS (a TLS file
+ *  unreadable, a key that does not match its certificate, a cipher list OpenSSL refuses;
+ *  the reason goes to the log callback), or -errno from socket(), bind() or listen()
+ *  (e.g. -EADDRINUSE). */
 LAPPS_EXPORT int lapps_server_new(lapps_server **out, const lapps_opts *opts);
+
+/** Reads the certificate, key and client CA files of every TLS listener again and uses
+ *  them for connections accepted from now on; established connections keep theirs.
+ *  All listeners change or none: when one fails, every listener keeps what it had.
+ *  Any thread (lappsd calls it on SIGHUP), but not from a signal handler.
+ *  @return 0 (also with no TLS listener), LAPPS_ERR_INVAL or LAPPS_ERR_TLS (logged). */
+LAPPS_EXPORT int lapps_server_reload_tls(lapps_server *srv);
 
 /** Stops the server if it runs (gracefully: see lapps_server_stop()), waits for its
  *  threads, and frees it (NULL is a no-op). Not from a callback of this server. */
@@ -256,8 +265,8 @@ typedef struct lapps_stats {
     uint64_t messages_out;
     uint64_t bytes_in;
     uint64_t bytes_out;
-    uint64_t reads;       /**< recv system calls */
-    uint64_t writes;      /**< send system calls */
+    uint64_t reads;       /**< recv system calls (TLS: record reads) */
+    uint64_t writes;      /**< send system calls (TLS: record writes) */
     uint64_t handed_over; /**< connections moved to another worker after the handshake */
 } lapps_stats;
 
@@ -293,6 +302,9 @@ LAPPS_EXPORT uint64_t lapps_conn_id(const lapps_conn *conn);
 
 /** The worker that holds the connection (0-based). */
 LAPPS_EXPORT unsigned lapps_conn_worker(const lapps_conn *conn);
+
+/** Whether the connection came through a TLS listener (wss://). */
+LAPPS_EXPORT int lapps_conn_is_tls(const lapps_conn *conn);
 
 /** Writes the peer's address as "a.b.c.d:port" or "[v6]:port" into @p buf.
  *  @return the length, or LAPPS_ERR_NOSPACE (64 bytes always suffice). */

@@ -205,6 +205,7 @@ lapps__conn_reap(struct lapps__worker *w)
         if (w->cork_conn == c)
             lapps__out_uncork(w);
         lapps__timer_cancel(&w->wheel, &c->timer);
+        lapps__tls_free(c->tls);
         if (c->fd >= 0) /* -1: handed over, or never registered */
             close(c->fd);
         if (c->flags & CF_OPENED) {
@@ -435,6 +436,7 @@ hand_over(struct lapps_conn *c, struct lapps_service *s, unsigned to, const char
     memset(p, 0, sizeof *p);
     p->kind = POST_ADOPT;
     p->fd = c->fd;
+    p->tls = c->tls;
     p->svc = s;
     p->query = dup_query(q);
     p->len = rest_len;
@@ -442,8 +444,8 @@ hand_over(struct lapps_conn *c, struct lapps_service *s, unsigned to, const char
         memcpy(p->data, rest, rest_len);
     epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
     /* A fresh socket's send buffer takes a 101 whole; if it does not, give up. */
-    ssize_t sent = send(c->fd, resp, resp_len, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (sent != (ssize_t)resp_len || lapps__worker_post(&w->srv->workers[to], p) != 0) {
+    lapps_ssize sent = lapps__out_write_now(c, resp, resp_len);
+    if (sent != (lapps_ssize)resp_len || lapps__worker_post(&w->srv->workers[to], p) != 0) {
         free(p->query);
         free(p);
         give_place(&w->srv->workers[to]);
@@ -452,8 +454,9 @@ hand_over(struct lapps_conn *c, struct lapps_service *s, unsigned to, const char
         return;
     }
     STAT_ADD(w, handed_over, 1);
-    /* The fd now belongs to the host: this worker forgets it without closing it. */
+    /* The fd and the session now belong to the host: this worker forgets them. */
     c->fd = -1;
+    c->tls = NULL;
     kill(c);
 }
 
@@ -546,53 +549,84 @@ handshake_input(struct lapps_conn *c, uint8_t *buf, size_t n)
 
 /* ---- events ---- */
 
+/* Reads what the socket (or the TLS session) has, up to room bytes.
+ * @return the bytes read; 0 when nothing is there yet; -1 at EOF or on an error. */
+static lapps_ssize
+conn_read(struct lapps_conn *c, uint8_t *buf, size_t room)
+{
+    STAT_ADD(c->w, reads, 1);
+    if (c->tls) {
+        size_t got;
+        switch (lapps__tls_read(c->tls, buf, room, &got)) {
+        case LAPPS__TLS_OK:
+            return (lapps_ssize)got;
+        case LAPPS__TLS_WANT_READ:
+            return 0;
+        case LAPPS__TLS_WANT_WRITE:
+            /* The handshake has bytes for a full socket: read again once it drains. */
+            c->flags |= CF_TLS_READ_WANTS_WRITE;
+            lapps__out_flush(c);
+            return 0;
+        default:
+            return -1;
+        }
+    }
+    ssize_t r;
+    do {
+        r = recv(c->fd, buf, room, 0);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return 0;
+    return r > 0 ? r : -1;
+}
+
 static void
 on_readable(struct lapps_conn *c)
 {
     struct lapps__worker *w = c->w;
-    uint8_t *buf = w->rbuf;
-    size_t room = LAPPS__READ_BUF, have = 0;
-    if (c->state == CONN_HANDSHAKE && c->hs) {
-        buf = (uint8_t *)c->hs->buf + c->hs->len;
-        room = w->srv->opts.max_handshake - c->hs->len;
-    } else if (c->carry_len) {
-        memcpy(buf, c->carry, c->carry_len);
-        have = c->carry_len;
-    }
-    ssize_t r;
+    /* One read per readiness; a TLS session may hold decrypted bytes that no epoll
+     * event will announce, so it reads again while it does. */
     do {
-        r = recv(c->fd, buf + have, room, 0);
-    } while (r < 0 && errno == EINTR);
-    STAT_ADD(w, reads, 1);
-    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-        return;
-    if (r <= 0) {
-        /* EOF or a reset: the end of a close handshake, or a dropped connection. */
-        lapps__conn_abort(c, LAPPS_CLOSED_DROPPED, 1006);
-        return;
-    }
-    STAT_ADD(w, bytes_in, (uint64_t)r);
-    switch (c->state) {
-    case CONN_HANDSHAKE:
-        if (c->hs) {
-            c->hs->len += (size_t)r;
-            handshake_input(c, (uint8_t *)c->hs->buf, c->hs->len);
-        } else {
-            handshake_input(c, buf, (size_t)r);
+        uint8_t *buf = w->rbuf;
+        size_t room = LAPPS__READ_BUF, have = 0;
+        if (c->state == CONN_HANDSHAKE && c->hs) {
+            buf = (uint8_t *)c->hs->buf + c->hs->len;
+            room = w->srv->opts.max_handshake - c->hs->len;
+        } else if (c->carry_len) {
+            memcpy(buf, c->carry, c->carry_len);
+            have = c->carry_len;
         }
-        break;
-    case CONN_OPEN:
-    case CONN_CLOSING:
-        c->carry_len = 0;
-        /* Sends from the service while this input is handled leave together. */
-        w->cork_conn = c;
-        c->flags |= CF_IN_BATCH;
-        frames_input(c, buf, have + (size_t)r);
-        lapps__out_uncork(w);
-        break;
-    default: /* draining: the peer's bytes are dropped until its FIN */
-        break;
-    }
+        lapps_ssize r = conn_read(c, buf + have, room);
+        if (r == 0)
+            return;
+        if (r < 0) {
+            /* EOF or a reset: the end of a close handshake, or a dropped connection. */
+            lapps__conn_abort(c, LAPPS_CLOSED_DROPPED, 1006);
+            return;
+        }
+        STAT_ADD(w, bytes_in, (uint64_t)r);
+        switch (c->state) {
+        case CONN_HANDSHAKE:
+            if (c->hs) {
+                c->hs->len += (size_t)r;
+                handshake_input(c, (uint8_t *)c->hs->buf, c->hs->len);
+            } else {
+                handshake_input(c, buf, (size_t)r);
+            }
+            break;
+        case CONN_OPEN:
+        case CONN_CLOSING:
+            c->carry_len = 0;
+            /* Sends from the service while this input is handled leave together. */
+            w->cork_conn = c;
+            c->flags |= CF_IN_BATCH;
+            frames_input(c, buf, have + (size_t)r);
+            lapps__out_uncork(w);
+            break;
+        default: /* draining: the peer's bytes are dropped until its FIN */
+            break;
+        }
+    } while (c->tls && c->state != CONN_DEAD && c->fd >= 0 && lapps__tls_pending(c->tls));
 }
 
 void
@@ -600,14 +634,19 @@ lapps__conn_on_event(struct lapps_conn *c, uint32_t events)
 {
     if (c->state == CONN_DEAD)
         return;
+    bool read = events & (EPOLLIN | EPOLLHUP | EPOLLERR);
+    if ((events & EPOLLOUT) && (c->flags & CF_TLS_READ_WANTS_WRITE)) {
+        c->flags &= (uint8_t)~CF_TLS_READ_WANTS_WRITE;
+        read = true;
+    }
     if (events & EPOLLOUT)
         lapps__out_flush(c);
-    if (c->state != CONN_DEAD && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+    if (c->state != CONN_DEAD && read)
         on_readable(c);
 }
 
 void
-lapps__conn_accept(struct lapps__worker *w, int fd)
+lapps__conn_accept(struct lapps__worker *w, int fd, struct lapps__tls_ctx *tls)
 {
     STAT_ADD(w, accepted, 1);
     /* Handshakes beyond twice the connection limit are not even read: memory stays
@@ -622,7 +661,12 @@ lapps__conn_accept(struct lapps__worker *w, int fd)
         close(fd);
         return;
     }
+    /* The TLS handshake counts against the handshake timeout too. */
     arm(c, w->srv->opts.handshake_ms);
+    if (tls && !(c->tls = lapps__tls_new(tls, fd))) {
+        lapps__log(w->srv, LAPPS_LOG_WARN, "cannot create a TLS session");
+        lapps__conn_abort(c, LAPPS_CLOSED_DROPPED, 1006);
+    }
 }
 
 void
@@ -630,12 +674,16 @@ lapps__conn_adopt(struct lapps__worker *w, struct lapps__post *p)
 {
     struct lapps_conn *c = conn_new(w, p->fd);
     struct lapps_instance *inst = w->instances[p->svc->index];
+    if (c)
+        c->tls = p->tls; /* freed with the connection from here */
     if (!c || !inst) {
         give_place(w); /* taken by the worker that handed it over */
-        if (c)
+        if (c) {
             kill(c);
-        else
+        } else {
+            lapps__tls_free(p->tls);
             close(p->fd);
+        }
         free(p->query);
         return;
     }
@@ -652,6 +700,9 @@ lapps__conn_adopt(struct lapps__worker *w, struct lapps__post *p)
         frames_input(c, w->rbuf, p->len);
         lapps__out_uncork(w);
     }
+    /* Plaintext the session already decrypted raises no epoll event: read it now. */
+    if (c->tls && c->state != CONN_DEAD && lapps__tls_pending(c->tls))
+        on_readable(c);
 }
 
 void

@@ -14,6 +14,7 @@
 #include <lapps/server.h>
 
 #include "util/mpsc.h"
+#include "tls/tls.h"
 #include "util/timer.h"
 #include "ws/frame.h"
 #include "ws/handshake.h"
@@ -38,6 +39,7 @@ struct lapps_opts {
     struct {
         char addr[64];
         uint16_t port;
+        struct lapps_tls *tls; /* owned by the options; NULL for ws:// */
     } listeners[LAPPS__MAX_LISTENERS];
     size_t max_connections; /* per worker */
     size_t max_message;
@@ -100,6 +102,7 @@ enum {
     CF_WANT_DRAIN = 1u << 4, /* on_drain is owed once output falls below half the limit */
     CF_PING_OUT = 1u << 5,   /* a keep-alive ping waits for any frame from the peer */
     CF_IN_BATCH = 1u << 6,   /* its input is being handled: sends are corked */
+    CF_TLS_READ_WANTS_WRITE = 1u << 7, /* a TLS read (handshake) waits for a writable socket */
 };
 
 /* Handshake state kept only while a request spans several reads. */
@@ -130,6 +133,7 @@ struct lapps_conn {
     size_t msg_len, msg_cap;
     struct lapps__chunk *out_head, *out_tail;
     size_t out_bytes;
+    struct lapps__tls *tls; /* NULL for ws:// */
     char *query;
     void *user_data;
 };
@@ -148,6 +152,7 @@ struct lapps__post {
     uint64_t id;
     /* POST_ADOPT */
     int fd;
+    struct lapps__tls *tls;
     struct lapps_service *svc;
     char *query;
     /* payload: message (SEND), reason (CLOSE), bytes after the request (ADOPT) */
@@ -208,6 +213,8 @@ struct lapps_server {
     unsigned n_workers; /* 1 in embedded mode */
     bool embedded;
     uint16_t ports[LAPPS__MAX_LISTENERS];
+    struct lapps__tls_ctx *tls[LAPPS__MAX_LISTENERS]; /* NULL for ws:// listeners */
+    pthread_mutex_t reload_lock;                      /* one TLS reload at a time */
     atomic_int state; /* 0 new, 1 running, 2 stopping, 3 stopped */
     atomic_uint running_workers;
     pthread_mutex_t lock; /* start-up and run() waiting */
@@ -235,7 +242,7 @@ int lapps__worker_post(struct lapps__worker *w, struct lapps__post *post);
 uint64_t lapps__now_ms(void);
 
 /* conn.c */
-void lapps__conn_accept(struct lapps__worker *w, int fd);
+void lapps__conn_accept(struct lapps__worker *w, int fd, struct lapps__tls_ctx *tls);
 void lapps__conn_adopt(struct lapps__worker *w, struct lapps__post *post);
 void lapps__conn_on_event(struct lapps_conn *c, uint32_t events);
 void lapps__conn_on_timer(struct lapps__timer *t, void *arg);
@@ -252,5 +259,6 @@ int lapps__out_raw(struct lapps_conn *c, const void *data, size_t len);
 void lapps__out_flush(struct lapps_conn *c);
 void lapps__out_uncork(struct lapps__worker *w);
 void lapps__out_free(struct lapps_conn *c);
+lapps_ssize lapps__out_write_now(struct lapps_conn *c, const void *data, size_t len);
 
 #endif /* LAPPS_NET_NET_H */

@@ -6,7 +6,8 @@
  * queue is not empty. While the worker handles one read of a connection, that
  * connection's sends are corked instead: copied into the worker's cork buffer and sent
  * together when the read is handled, so a client that pipelines eight requests gets its
- * eight replies in one system call. */
+ * eight replies in one system call. On a TLS connection the same bytes go through the
+ * session instead of sendmsg (gathered into records), with the same queue rules. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 static void
 set_epollout(struct lapps_conn *c, bool on)
 {
+    on = on || (c->flags & CF_TLS_READ_WANTS_WRITE);
     if (!!(c->flags & CF_EPOLLOUT) == on)
         return;
     struct epoll_event ev = {.events = EPOLLIN | (on ? EPOLLOUT : 0), .data.ptr = c};
@@ -67,6 +69,16 @@ enqueue(struct lapps_conn *c, const struct iovec *iov, int n)
 static ssize_t
 write_iov(struct lapps_conn *c, struct iovec *iov, int n)
 {
+    if (c->tls) {
+        size_t done;
+        enum lapps__tls_io o = lapps__tls_write(c->tls, iov, n, &done);
+        STAT_ADD(c->w, writes, 1);
+        STAT_ADD(c->w, bytes_out, done);
+        if (o == LAPPS__TLS_OK || o == LAPPS__TLS_WANT_WRITE || o == LAPPS__TLS_WANT_READ)
+            return (ssize_t)done;
+        lapps__conn_abort(c, LAPPS_CLOSED_DROPPED, 1006);
+        return -1;
+    }
     struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
     ssize_t w;
     do {
@@ -258,8 +270,19 @@ lapps__out_flush(struct lapps_conn *c)
     }
     if (!c->out_head && (c->flags & CF_SHUT_WR)) {
         c->flags &= (uint8_t)~CF_SHUT_WR;
+        if (c->tls)
+            lapps__tls_close_notify(c->tls);
         shutdown(c->fd, SHUT_WR);
     }
+}
+
+/* Writes bytes now, without queueing (the 101 of a connection being handed over, which
+ * a fresh socket takes whole). @return the bytes taken, or -1 (aborted). */
+lapps_ssize
+lapps__out_write_now(struct lapps_conn *c, const void *data, size_t len)
+{
+    struct iovec iov = {(void *)data, len};
+    return write_iov(c, &iov, 1);
 }
 
 void

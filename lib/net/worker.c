@@ -132,6 +132,7 @@ lapps__worker_free(struct lapps__worker *w)
     if (w->inbox.slots) {
         while ((p = lapps__mpsc_pop(&w->inbox))) {
             if (p->kind == POST_ADOPT) {
+                lapps__tls_free(p->tls);
                 close(p->fd);
                 free(p->query);
             }
@@ -268,8 +269,9 @@ check_stop(struct lapps__worker *w)
 }
 
 static void
-accept_all(struct lapps__worker *w, int lfd)
+accept_all(struct lapps__worker *w, size_t listener)
 {
+    int lfd = w->listen_fds[listener];
     /* A bounded batch per wake-up keeps one busy listener from starving connections. */
     for (int i = 0; i < 64; i++) {
         int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -280,7 +282,7 @@ accept_all(struct lapps__worker *w, int lfd)
         }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        lapps__conn_accept(w, fd);
+        lapps__conn_accept(w, fd, w->srv->tls[listener]);
     }
 }
 
@@ -336,9 +338,9 @@ lapps__worker_loop_once(struct lapps__worker *w, int timeout_ms)
             ssize_t r = read(w->timerfd, &x, sizeof x);
             (void)r;
         } else if ((char *)tag >= tag_listen && (char *)tag < tag_listen + LAPPS__MAX_LISTENERS) {
-            int lfd = w->listen_fds[(char *)tag - tag_listen];
-            if (lfd >= 0)
-                accept_all(w, lfd);
+            size_t listener = (size_t)((char *)tag - tag_listen);
+            if (w->listen_fds[listener] >= 0)
+                accept_all(w, listener);
         } else {
             lapps__conn_on_event(tag, evs[i].events);
         }
