@@ -105,8 +105,10 @@ read_config(const char *dir, struct config *cfg)
             strcpy(cfg->key, json_string_value(key));
         }
         if (json_object_get(certs, "ca"))
-            fprintf(stderr, "lappsd: %s: tls_certificates.ca: accepted, not used (the chain "
-                            "belongs in cert)\n", path);
+            fprintf(stderr,
+                    "lappsd: %s: tls_certificates.ca: accepted, not used (the chain "
+                    "belongs in cert)\n",
+                    path);
     }
     json_decref(root);
     return rv;

@@ -95,13 +95,13 @@ enum lapps__conn_state {
 };
 
 enum {
-    CF_OPENED = 1u << 0,     /* on_open ran: on_close is owed */
-    CF_EPOLLOUT = 1u << 1,   /* EPOLLOUT is armed */
-    CF_CLOSE_SENT = 1u << 2, /* our close frame is queued or sent */
-    CF_SHUT_WR = 1u << 3,    /* FIN to send once the output is flushed */
-    CF_WANT_DRAIN = 1u << 4, /* on_drain is owed once output falls below half the limit */
-    CF_PING_OUT = 1u << 5,   /* a keep-alive ping waits for any frame from the peer */
-    CF_IN_BATCH = 1u << 6,   /* its input is being handled: sends are corked */
+    CF_OPENED = 1u << 0,               /* on_open ran: on_close is owed */
+    CF_EPOLLOUT = 1u << 1,             /* EPOLLOUT is armed */
+    CF_CLOSE_SENT = 1u << 2,           /* our close frame is queued or sent */
+    CF_SHUT_WR = 1u << 3,              /* FIN to send once the output is flushed */
+    CF_WANT_DRAIN = 1u << 4,           /* on_drain is owed once output falls below half the limit */
+    CF_PING_OUT = 1u << 5,             /* a keep-alive ping waits for any frame from the peer */
+    CF_IN_BATCH = 1u << 6,             /* its input is being handled: sends are corked */
     CF_TLS_READ_WANTS_WRITE = 1u << 7, /* a TLS read (handshake) waits for a writable socket */
 };
 
@@ -215,7 +215,7 @@ struct lapps_server {
     uint16_t ports[LAPPS__MAX_LISTENERS];
     struct lapps__tls_ctx *tls[LAPPS__MAX_LISTENERS]; /* NULL for ws:// listeners */
     pthread_mutex_t reload_lock;                      /* one TLS reload at a time */
-    atomic_int state; /* 0 new, 1 running, 2 stopping, 3 stopped */
+    atomic_int state;                                 /* 0 new, 1 running, 2 stopping, 3 stopped */
     atomic_uint running_workers;
     pthread_mutex_t lock; /* start-up and run() waiting */
     pthread_cond_t cond;

@@ -125,7 +125,7 @@ build(SSL_CTX **out, const struct lapps_tls *s, char *why, size_t why_size)
     if (!ctx)
         return fail(why, why_size, "SSL_CTX_new", NULL);
     SSL_CTX_set_min_proto_version(ctx, s->min_version == LAPPS_TLS_1_3 ? TLS1_3_VERSION
-                                                                        : TLS1_2_VERSION);
+                                                                       : TLS1_2_VERSION);
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
                                  SSL_OP_CIPHER_SERVER_PREFERENCE);
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
