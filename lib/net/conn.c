@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "net/net.h"
+#include "util/sys.h"
 #include "ws/close.h"
 
 #define CARRY_MAX (LAPPS__FRAME_MAX_HEADER + LAPPS__FRAME_MAX_CONTROL)
@@ -308,7 +309,11 @@ frames_input(struct lapps_conn *c, uint8_t *buf, size_t n)
     uint32_t now = (uint32_t)c->w->now_ms;
     while (off < n && (c->state == CONN_OPEN || c->state == CONN_CLOSING)) {
         struct lapps__frame_event ev;
-        lapps_ssize r = lapps__frame_parse(&c->fp, buf + off, n - off, &ev);
+        lapps_ssize r = 0;
+        if (!c->fp.in_frame && !c->fp.msg_op && n - off >= 6) /* the common frame, inline */
+            r = lapps__frame_whole(&c->fp, buf + off, n - off, &ev);
+        if (r == 0)
+            r = lapps__frame_parse(&c->fp, buf + off, n - off, &ev);
         if (r == LAPPS_ERR_AGAIN)
             break;
         if (r < 0) {
@@ -571,11 +576,11 @@ conn_read(struct lapps_conn *c, uint8_t *buf, size_t room)
             return -1;
         }
     }
-    ssize_t r;
+    long r;
     do {
-        r = recv(c->fd, buf, room, 0);
-    } while (r < 0 && errno == EINTR);
-    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        r = lapps__sys6(SYS_recvfrom, c->fd, (long)buf, (long)room, 0, 0, 0);
+    } while (r == -EINTR);
+    if (r == -EAGAIN || r == -EWOULDBLOCK)
         return 0;
     return r > 0 ? r : -1;
 }

@@ -13,8 +13,8 @@
 #include "ws/close.h"
 #include "ws/frame.h"
 
-static lapps_ssize
-fail(struct lapps__frame_parser *p, uint16_t code)
+lapps_ssize
+lapps__frame_fail(struct lapps__frame_parser *p, uint16_t code)
 {
     p->close_code = code;
     switch (code) {
@@ -57,9 +57,9 @@ deliver(struct lapps__frame_parser *p, uint8_t *pl, size_t avail, struct lapps__
         int rv = p->client ? lapps__utf8_validate(&p->utf8, pl, n)
                            : lapps__mask_utf8(pl, n, &p->key, &p->utf8);
         if (rv != 0)
-            return fail(p, LAPPS__CLOSE_INVALID_DATA);
+            return lapps__frame_fail(p, LAPPS__CLOSE_INVALID_DATA);
         if (last && !lapps__utf8_complete(p->utf8))
-            return fail(p, LAPPS__CLOSE_INVALID_DATA);
+            return lapps__frame_fail(p, LAPPS__CLOSE_INVALID_DATA);
     } else if (!p->client) {
         p->key = lapps__mask(pl, n, p->key);
     }
@@ -92,50 +92,11 @@ control(struct lapps__frame_parser *p, uint8_t *pl, size_t plen, unsigned op, ui
     if (op == LAPPS__OP_CLOSE) {
         int rv = lapps__close_parse(pl, plen, &ev->close_code, &ev->reason, &ev->reason_len);
         if (rv == LAPPS_ERR_UTF8)
-            return fail(p, LAPPS__CLOSE_INVALID_DATA);
+            return lapps__frame_fail(p, LAPPS__CLOSE_INVALID_DATA);
         if (rv != 0)
-            return fail(p, LAPPS__CLOSE_PROTOCOL);
+            return lapps__frame_fail(p, LAPPS__CLOSE_PROTOCOL);
     }
     return 0;
-}
-
-/* The most frequent frame: a client's whole text or binary message in one masked frame
- * of under 64 KiB, complete in the buffer, outside a fragmented message. Its first two
- * bytes select it, and every check of the general path holds for it by construction;
- * the parser's state does not change. Returns 0 when the frame is not of that kind. */
-static inline lapps_ssize
-whole_frame(struct lapps__frame_parser *p, uint8_t *buf, size_t len, struct lapps__frame_event *ev)
-{
-    unsigned b0 = buf[0], b1 = buf[1];
-    if ((b0 != 0x81 && b0 != 0x82) || b1 < 0x80 || b1 == 0xFF)
-        return 0;
-    size_t plen = b1 & 0x7F, hlen = 6;
-    if (plen == 126) {
-        if (len < 8)
-            return 0;
-        plen = (size_t)buf[2] << 8 | buf[3];
-        hlen = 8;
-        if (plen < 126)
-            return 0; /* the general path refuses it */
-    }
-    if (len - hlen < plen || (p->max_message && plen > p->max_message))
-        return 0;
-    uint32_t key;
-    memcpy(&key, buf + hlen - 4, 4);
-    uint8_t *pl = buf + hlen;
-    if (b0 == 0x81) {
-        uint32_t st = LAPPS__UTF8_ACCEPT;
-        if (lapps__mask_utf8(pl, plen, &key, &st) != 0 || !lapps__utf8_complete(st))
-            return fail(p, LAPPS__CLOSE_INVALID_DATA);
-    } else {
-        lapps__mask(pl, plen, key);
-    }
-    ev->kind = LAPPS__FRAME_DATA;
-    ev->opcode = (uint8_t)(b0 & 0x0F);
-    ev->first = ev->last = ev->frame_end = true;
-    ev->data = pl;
-    ev->len = plen;
-    return (lapps_ssize)(hlen + plen);
 }
 
 /* Every other frame header. Kept out of line so that the common path above runs
@@ -150,15 +111,15 @@ parse_header(struct lapps__frame_parser *p, uint8_t *buf, size_t len, struct lap
     unsigned op = b0 & 0x0F;
     bool fin = b0 & 0x80;
     if (b0 & 0x70) /* RSV1-3: no extension was negotiated */
-        return fail(p, LAPPS__CLOSE_PROTOCOL);
+        return lapps__frame_fail(p, LAPPS__CLOSE_PROTOCOL);
     if (op >= LAPPS__OP_CLOSE) {
         if (op > LAPPS__OP_PONG || !fin)
-            return fail(p, LAPPS__CLOSE_PROTOCOL);
+            return lapps__frame_fail(p, LAPPS__CLOSE_PROTOCOL);
     } else if (op > LAPPS__OP_BINARY) {
-        return fail(p, LAPPS__CLOSE_PROTOCOL);
+        return lapps__frame_fail(p, LAPPS__CLOSE_PROTOCOL);
     } else if ((op == LAPPS__OP_CONT) != (p->msg_op != 0)) {
         /* A continuation outside a message, or a new message inside one. */
-        return fail(p, LAPPS__CLOSE_PROTOCOL);
+        return lapps__frame_fail(p, LAPPS__CLOSE_PROTOCOL);
     }
     if (len < 2)
         return LAPPS_ERR_AGAIN;
@@ -166,25 +127,25 @@ parse_header(struct lapps__frame_parser *p, uint8_t *buf, size_t len, struct lap
     unsigned b1 = buf[1];
     bool masked = b1 & 0x80;
     if (masked == p->client)
-        return fail(p, LAPPS__CLOSE_PROTOCOL);
+        return lapps__frame_fail(p, LAPPS__CLOSE_PROTOCOL);
     uint64_t plen = b1 & 0x7F;
     size_t hlen = 2;
     if (op >= LAPPS__OP_CLOSE && plen > LAPPS__FRAME_MAX_CONTROL)
-        return fail(p, LAPPS__CLOSE_PROTOCOL);
+        return lapps__frame_fail(p, LAPPS__CLOSE_PROTOCOL);
     if (plen == 126) {
         if (len < 4)
             return LAPPS_ERR_AGAIN;
         plen = (uint64_t)buf[2] << 8 | buf[3];
         hlen = 4;
         if (plen < 126) /* RFC 6455 §5.2: the minimal length encoding MUST be used */
-            return fail(p, LAPPS__CLOSE_PROTOCOL);
+            return lapps__frame_fail(p, LAPPS__CLOSE_PROTOCOL);
     } else if (plen == 127) {
         if (len < 10)
             return LAPPS_ERR_AGAIN;
         plen = load_be64(buf + 2);
         hlen = 10;
         if (plen >> 63 || plen <= 0xFFFF)
-            return fail(p, LAPPS__CLOSE_PROTOCOL);
+            return lapps__frame_fail(p, LAPPS__CLOSE_PROTOCOL);
     }
     uint32_t key = 0;
     if (masked) {
@@ -204,7 +165,7 @@ parse_header(struct lapps__frame_parser *p, uint8_t *buf, size_t len, struct lap
 
     uint64_t so_far = op == LAPPS__OP_CONT ? p->msg_len : 0;
     if (p->max_message && plen > p->max_message - so_far)
-        return fail(p, LAPPS__CLOSE_TOO_BIG);
+        return lapps__frame_fail(p, LAPPS__CLOSE_TOO_BIG);
     if (op != LAPPS__OP_CONT) {
         p->msg_op = (uint8_t)op;
         p->utf8 = LAPPS__UTF8_ACCEPT;
@@ -225,7 +186,7 @@ lapps__frame_parse(struct lapps__frame_parser *p, uint8_t *buf, size_t len,
     if (p->in_frame)
         return deliver(p, buf, len, ev, 0);
     if (len >= 6 && !p->msg_op && !p->client) {
-        lapps_ssize rv = whole_frame(p, buf, len, ev);
+        lapps_ssize rv = lapps__frame_whole(p, buf, len, ev);
         if (rv != 0)
             return rv;
     }

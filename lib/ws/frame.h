@@ -17,6 +17,11 @@
 #include <string.h>
 
 #include <lapps/common.h>
+#include <lapps/error.h>
+
+#include "util/mask-utf8.h"
+#include "util/mask.h"
+#include "util/utf8.h"
 
 enum lapps__opcode {
     LAPPS__OP_CONT = 0x0,
@@ -127,6 +132,48 @@ lapps__frame_header(uint8_t out[LAPPS__FRAME_MAX_HEADER], uint8_t opcode, bool f
         n += 4;
     }
     return n;
+}
+
+lapps_ssize lapps__frame_fail(struct lapps__frame_parser *p, uint16_t code);
+
+/* The most frequent frame: a client's whole text or binary message in one masked frame
+ * of under 64 KiB, complete in the buffer, outside a fragmented message. Its first two
+ * bytes select it, and every check of the general path holds for it by construction;
+ * the parser's state does not change. Returns 0 when the frame is not of that kind. */
+static inline lapps_ssize
+lapps__frame_whole(struct lapps__frame_parser *p, uint8_t *buf, size_t len,
+                   struct lapps__frame_event *ev)
+{
+    unsigned b0 = buf[0], b1 = buf[1];
+    if ((b0 != 0x81 && b0 != 0x82) || b1 < 0x80 || b1 == 0xFF)
+        return 0;
+    size_t plen = b1 & 0x7F, hlen = 6;
+    if (plen == 126) {
+        if (len < 8)
+            return 0;
+        plen = (size_t)buf[2] << 8 | buf[3];
+        hlen = 8;
+        if (plen < 126)
+            return 0; /* the general path refuses it */
+    }
+    if (len - hlen < plen || (p->max_message && plen > p->max_message))
+        return 0;
+    uint32_t key;
+    memcpy(&key, buf + hlen - 4, 4);
+    uint8_t *pl = buf + hlen;
+    if (b0 == 0x81) {
+        uint32_t st = LAPPS__UTF8_ACCEPT;
+        if (lapps__mask_utf8(pl, plen, &key, &st) != 0 || !lapps__utf8_complete(st))
+            return lapps__frame_fail(p, LAPPS__CLOSE_INVALID_DATA);
+    } else {
+        lapps__mask(pl, plen, key);
+    }
+    ev->kind = LAPPS__FRAME_DATA;
+    ev->opcode = (uint8_t)(b0 & 0x0F);
+    ev->first = ev->last = ev->frame_end = true;
+    ev->data = pl;
+    ev->len = plen;
+    return (lapps_ssize)(hlen + plen);
 }
 
 #endif /* LAPPS_WS_FRAME_H */
