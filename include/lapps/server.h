@@ -260,7 +260,7 @@ typedef struct lapps_stats {
     size_t size;                /**< set to sizeof(lapps_stats) before calling */
     uint64_t connections;       /**< open now (after the handshake) */
     uint64_t accepted;          /**< TCP connections accepted */
-    uint64_t handshakes_failed; /**< answered with an HTTP error or timed out */
+    uint64_t handshakes_failed; /**< HTTP error, timeout, TLS failure or peer gone before 101 */
     uint64_t messages_in;
     uint64_t messages_out;
     uint64_t bytes_in;

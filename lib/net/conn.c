@@ -605,7 +605,10 @@ on_readable(struct lapps_conn *c)
         if (r == 0)
             return;
         if (r < 0) {
-            /* EOF or a reset: the end of a close handshake, or a dropped connection. */
+            /* EOF or a reset: the end of a close handshake, or a dropped connection (or,
+             * before the 101, a failed handshake: TLS refused, or the client left). */
+            if (c->state == CONN_HANDSHAKE)
+                STAT_ADD(w, handshakes_failed, 1);
             lapps__conn_abort(c, LAPPS_CLOSED_DROPPED, 1006);
             return;
         }

@@ -138,7 +138,9 @@ Test(load, slow_reader_past_the_limit_sees_close_1008, .timeout = 60)
     API_CLIENT_OK(rc, out);
     cr_assert(api_has_line(out, "close 1008 outbound limit"), "%s", out);
     cr_assert(api_has_line(out, "eof"), "%s", out);
-    cr_assert_geq(api_count_prefix(out, "frame 2 1 16384 "), 4, "%s", out);
+    /* The limit fires when what waits plus the next 16 KiB passes 64 KiB: at least three
+     * whole messages were waiting, and the reader gets them before the close. */
+    cr_assert_geq(api_count_prefix(out, "frame 2 1 16384 "), 3, "%s", out);
     free(out);
     cr_assert(api_wait_all_closed(&s, 1, 10000));
     cr_assert_eq(atomic_load(&s.c.last_reason), LAPPS_CLOSED_OUTBOUND);
