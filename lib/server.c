@@ -197,7 +197,7 @@ lapps_service_free(lapps_service *svc)
 LAPPS_EXPORT int
 lapps_service_set_protocol(lapps_service *svc, lapps_protocol protocol)
 {
-    if (!svc || protocol != LAPPS_PROTO_RAW)
+    if (!svc || (protocol != LAPPS_PROTO_RAW && protocol != LAPPS_PROTO_LAPPS))
         return LAPPS_ERR_INVAL;
     svc->protocol = protocol;
     return 0;
@@ -235,6 +235,15 @@ lapps_service_set_callbacks(lapps_service *svc, lapps_on_start_fn on_start,
     svc->on_drain = on_drain;
     svc->on_close = on_close;
     svc->on_shutdown = on_shutdown;
+    return 0;
+}
+
+LAPPS_EXPORT int
+lapps_service_set_on_request(lapps_service *svc, lapps_on_request_fn fn)
+{
+    if (!svc)
+        return LAPPS_ERR_INVAL;
+    svc->on_request = fn;
     return 0;
 }
 
@@ -671,9 +680,9 @@ worker_of(lapps_server *srv, uint64_t id)
     return w;
 }
 
-static int
-post(lapps_server *srv, uint64_t id, uint8_t kind, uint8_t op, uint16_t code, const void *data,
-     size_t len)
+int
+lapps__post_to(struct lapps_server *srv, uint64_t id, uint8_t kind, uint8_t op, uint16_t code,
+               uint64_t seq, const void *data, size_t len)
 {
     struct lapps__worker *w = worker_of(srv, id);
     if (!w)
@@ -686,6 +695,7 @@ post(lapps_server *srv, uint64_t id, uint8_t kind, uint8_t op, uint16_t code, co
     p->opcode = op;
     p->code = code;
     p->id = id;
+    p->seq = seq;
     p->len = len;
     if (len)
         memcpy(p->data, data, len);
@@ -700,7 +710,7 @@ lapps_send(lapps_server *srv, uint64_t conn_id, lapps_opcode op, const void *dat
 {
     if (!srv || (op != LAPPS_OP_TEXT && op != LAPPS_OP_BINARY) || (len && !data))
         return LAPPS_ERR_INVAL;
-    return post(srv, conn_id, POST_SEND, (uint8_t)op, 0, data, len);
+    return lapps__post_to(srv, conn_id, POST_SEND, (uint8_t)op, 0, 0, data, len);
 }
 
 LAPPS_EXPORT int
@@ -710,5 +720,5 @@ lapps_close(lapps_server *srv, uint64_t conn_id, uint16_t code, const char *reas
     if (!srv || check_close(code, reason, &rlen) != 0)
         return LAPPS_ERR_INVAL;
     /* Longer reasons are cut on a character boundary when the frame is built. */
-    return post(srv, conn_id, POST_CLOSE, 0, code, reason, rlen > 127 ? 127 : rlen);
+    return lapps__post_to(srv, conn_id, POST_CLOSE, 0, code, 0, reason, rlen > 127 ? 127 : rlen);
 }

@@ -7,8 +7,10 @@
 
 #include <lapps/common.h>
 #include <lapps/error.h>
+#include <lapps/protocol.h>
 #include <lapps/server.h>
 #include <lapps/tls.h>
+#include <lapps/value.h>
 #include <lapps/version.h>
 
 #endif /* LAPPS_LAPPS_H */

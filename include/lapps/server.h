@@ -35,6 +35,8 @@ typedef enum lapps_opcode {
 typedef enum lapps_protocol {
     /** Raw WebSocket messages, text or binary. */
     LAPPS_PROTO_RAW = 0,
+    /** The LAppS protocol: CBOR requests and notifications (see lapps/protocol.h). */
+    LAPPS_PROTO_LAPPS = 1,
 } lapps_protocol;
 
 /** Log levels, most severe first. */

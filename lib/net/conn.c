@@ -219,6 +219,7 @@ lapps__conn_reap(struct lapps__worker *w)
             }
         }
         lapps__out_free(c);
+        lapps__rpc_conn_free(c);
         free(c->carry);
         free(c->msg);
         free(c->hs);
@@ -240,6 +241,10 @@ deliver(struct lapps_conn *c, uint8_t opcode, const uint8_t *data, size_t len)
 {
     struct lapps_service *s = c->inst->svc;
     STAT_ADD(c->w, messages_in, 1);
+    if (s->protocol == LAPPS_PROTO_LAPPS) {
+        lapps__rpc_deliver(c, opcode, data, len);
+        return;
+    }
     if (!s->on_message)
         return;
     lapps_message m = {(lapps_opcode)opcode, data, len};

@@ -11,10 +11,13 @@
 #include <sys/uio.h>
 
 #include <lapps/error.h>
+#include <lapps/protocol.h>
 #include <lapps/server.h>
 
 #include "util/mpsc.h"
+#include "proto/cbor.h"
 #include "tls/tls.h"
+#include "util/arena.h"
 #include "util/timer.h"
 #include "ws/frame.h"
 #include "ws/handshake.h"
@@ -63,6 +66,7 @@ struct lapps_service {
     lapps_on_drain_fn on_drain;
     lapps_on_close_fn on_close;
     lapps_on_shutdown_fn on_shutdown;
+    lapps_on_request_fn on_request; /* LAPPS_PROTO_LAPPS */
     void *user_data;
     /* set at registration */
     size_t index;
@@ -134,6 +138,11 @@ struct lapps_conn {
     struct lapps__chunk *out_head, *out_tail;
     size_t out_bytes;
     struct lapps__tls *tls; /* NULL for ws:// */
+    /* LAppS protocol: responses leave in request order (rpc.c) */
+    uint64_t rq_next;         /* sequence number of the next request */
+    uint64_t rq_sent;         /* sequence number of the next response to send */
+    struct lapps__held *held; /* responses waiting for earlier ones, by sequence */
+    size_t held_bytes;
     char *query;
     void *user_data;
 };
@@ -143,6 +152,7 @@ enum lapps__post_kind {
     POST_SEND,  /* lapps_send() */
     POST_CLOSE, /* lapps_close() */
     POST_ADOPT, /* a connection handed over after its handshake */
+    POST_REPLY, /* a deferred LAppS response (seq: its request) */
 };
 
 struct lapps__post {
@@ -150,6 +160,7 @@ struct lapps__post {
     uint8_t opcode;
     uint16_t code;
     uint64_t id;
+    uint64_t seq; /* POST_REPLY */
     /* POST_ADOPT */
     int fd;
     struct lapps__tls *tls;
@@ -202,6 +213,8 @@ struct lapps__worker {
     struct lapps_conn **dead; /* freed at the end of the event */
     size_t n_dead;
     struct lapps__hs_request hs_req; /* scratch for requests that arrive in one read */
+    struct lapps__arena arena;       /* the decoded LAppS message being handled */
+    struct lapps__wbuf wbuf;         /* LAppS responses being encoded */
     struct lapps__stats stats;
 };
 
@@ -240,6 +253,15 @@ void *lapps__worker_main(void *arg);
 void lapps__worker_wake(struct lapps__worker *w);
 int lapps__worker_post(struct lapps__worker *w, struct lapps__post *post);
 uint64_t lapps__now_ms(void);
+
+/* rpc.c */
+void lapps__rpc_deliver(struct lapps_conn *c, uint8_t opcode, const uint8_t *data, size_t len);
+void lapps__rpc_answer(struct lapps_conn *c, uint64_t seq, const uint8_t *data, size_t len);
+void lapps__rpc_conn_free(struct lapps_conn *c);
+
+/* server.c: posts to the worker that holds conn_id, if it is open now. */
+int lapps__post_to(struct lapps_server *srv, uint64_t id, uint8_t kind, uint8_t op, uint16_t code,
+                   uint64_t seq, const void *data, size_t len);
 
 /* conn.c */
 void lapps__conn_accept(struct lapps__worker *w, int fd, struct lapps__tls_ctx *tls);

@@ -55,6 +55,7 @@ lapps__worker_init(struct lapps__worker *w, struct lapps_server *srv, unsigned i
     w->dead = malloc(w->n_slots * sizeof *w->dead);
     w->instances = calloc(srv->n_services ? srv->n_services : 1, sizeof *w->instances);
     w->rbuf = malloc(LAPPS__RBUF_SIZE);
+    lapps__arena_init(&w->arena, 16u << 10);
     w->cork = malloc(LAPPS__CORK_BUF);
     if (!w->conns || !w->slot_live || !w->free_slots || !w->dead || !w->instances || !w->rbuf ||
         !w->cork)
@@ -157,6 +158,8 @@ lapps__worker_free(struct lapps__worker *w)
     free(w->dead);
     free(w->rbuf);
     free(w->cork);
+    lapps__arena_free(&w->arena);
+    lapps__wbuf_free(&w->wbuf);
     w->srv = NULL;
 }
 
@@ -224,6 +227,10 @@ handle_post(struct lapps__worker *w, struct lapps__post *p)
         break;
     case POST_ADOPT:
         lapps__conn_adopt(w, p);
+        break;
+    case POST_REPLY:
+        if ((c = lapps__conn_by_id(w, p->id)))
+            lapps__rpc_answer(c, p->seq, p->data, p->len);
         break;
     }
     free(p);

@@ -1,0 +1,70 @@
+/* arena.c — see arena.h. */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "util/arena.h"
+
+struct lapps__arena_block {
+    struct lapps__arena_block *next;
+    size_t size;
+    _Alignas(16) unsigned char data[];
+};
+
+void
+lapps__arena_init(struct lapps__arena *a, size_t first_size)
+{
+    a->head = NULL;
+    a->used = 0;
+    a->first_size = first_size < 256 ? 256 : first_size;
+}
+
+void *
+lapps__arena_alloc(struct lapps__arena *a, size_t size)
+{
+    if (size > SIZE_MAX / 2 - 64)
+        return NULL;
+    size = (size + 15) & ~(size_t)15;
+    struct lapps__arena_block *b = a->head;
+    if (!b || b->size - a->used < size) {
+        size_t want = b ? b->size * 2 : a->first_size;
+        if (want < size)
+            want = size;
+        struct lapps__arena_block *nb = malloc(sizeof *nb + want);
+        if (!nb)
+            return NULL;
+        nb->next = b;
+        nb->size = want;
+        a->head = b = nb;
+        a->used = 0;
+    }
+    void *p = b->data + a->used;
+    a->used += size;
+    return p;
+}
+
+void
+lapps__arena_reset(struct lapps__arena *a)
+{
+    /* Keep the oldest block if it is the first size; free the rest. */
+    struct lapps__arena_block *b = a->head, *keep = NULL;
+    while (b) {
+        struct lapps__arena_block *next = b->next;
+        if (!next && b->size == a->first_size)
+            keep = b;
+        else
+            free(b);
+        b = next;
+    }
+    if (keep)
+        keep->next = NULL;
+    a->head = keep;
+    a->used = 0;
+}
+
+void
+lapps__arena_free(struct lapps__arena *a)
+{
+    lapps__arena_reset(a);
+    free(a->head);
+    a->head = NULL;
+}
