@@ -69,7 +69,7 @@ arithmetic(lapps_request *req, char op)
                : op == '-' ? fa[0] - fa[1]
                : op == '*' ? fa[0] * fa[1]
                            : fa[0] / fa[1];
-    lapps_value *r = exact ? lapps_value_build("[i]", x) : lapps_value_build("[f]", f);
+    lapps_value *r = exact ? lapps_value_build("[I]", x) : lapps_value_build("[f]", f);
     lapps_reply_result(req, r);
     lapps_value_free(r);
 }

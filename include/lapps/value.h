@@ -105,7 +105,7 @@ LAPPS_EXPORT int lapps_value_put(lapps_value *map, lapps_value *key, lapps_value
 LAPPS_EXPORT int lapps_value_set(lapps_value *map, const char *key, lapps_value *val);
 
 /** Builds a value from a format, in the spirit of jansson's json_pack:
- *  n null; b bool (int); i int64_t; I uint64_t; f double; s text (NUL-terminated
+ *  n null; b bool (int); i int; I int64_t; U uint64_t; f double; s text (NUL-terminated
  *  const char *); s# text (const char *, size_t); y# bytes (const void *, size_t);
  *  o a lapps_value * (moved); O a const lapps_value * (copied); [ ... ] an array;
  *  { k v ... } a map whose keys are formats too (usually s). Spaces, commas and colons

@@ -81,9 +81,12 @@ one(struct fmt *f, int depth)
         v = lapps_value_bool(va_arg(f->ap, int));
         break;
     case 'i':
-        v = lapps_value_int(va_arg(f->ap, int64_t));
+        v = lapps_value_int(va_arg(f->ap, int));
         break;
     case 'I':
+        v = lapps_value_int(va_arg(f->ap, int64_t));
+        break;
+    case 'U':
         v = lapps_value_uint(va_arg(f->ap, uint64_t));
         break;
     case 'f':
@@ -133,9 +136,12 @@ drain(struct fmt *f)
             (void)va_arg(f->ap, int);
             break;
         case 'i':
-            (void)va_arg(f->ap, int64_t);
+            (void)va_arg(f->ap, int);
             break;
         case 'I':
+            (void)va_arg(f->ap, int64_t);
+            break;
+        case 'U':
             (void)va_arg(f->ap, uint64_t);
             break;
         case 'f':

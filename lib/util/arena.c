@@ -61,6 +61,15 @@ lapps__arena_reset(struct lapps__arena *a)
     a->used = 0;
 }
 
+size_t
+lapps__arena_bytes(const struct lapps__arena *a)
+{
+    size_t n = 0;
+    for (const struct lapps__arena_block *b = a->head; b; b = b->next)
+        n += b->size;
+    return n;
+}
+
 void
 lapps__arena_free(struct lapps__arena *a)
 {

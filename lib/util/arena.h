@@ -19,6 +19,8 @@ void lapps__arena_init(struct lapps__arena *a, size_t first_size);
  * size that overflows). */
 void *lapps__arena_alloc(struct lapps__arena *a, size_t size);
 void lapps__arena_reset(struct lapps__arena *a);
+/* Bytes of all blocks held now (what the arena costs in memory). */
+size_t lapps__arena_bytes(const struct lapps__arena *a);
 void lapps__arena_free(struct lapps__arena *a);
 
 #endif /* LAPPS_UTIL_ARENA_H */
