@@ -1,10 +1,10 @@
 /* lappsd — the liblapps server. With no arguments it serves the built-in echo service
- * at ws://127.0.0.1:5083/echo. `-c DIR` reads DIR/ws.json (LAppS's server file): `ip`,
- * `port`, `workers.workers`, `tls` and `tls_certificates.cert/key` for now; the full
- * configuration comes later. SIGINT, SIGTERM and SIGQUIT stop it gracefully, SIGHUP
- * reloads the TLS certificates; signals are taken synchronously by the main thread
- * (sigwaitinfo), so the reload runs outside any signal handler. SIGPIPE cannot happen
- * (the library sends with MSG_NOSIGNAL); log lines go to stderr. */
+ * at ws://127.0.0.1:5083/echo and the LAppS-protocol echo_lapps at /echo_lapps. `-c DIR` reads
+ * DIR/ws.json (LAppS's server file): `ip`, `port`, `workers.workers`, `tls` and
+ * `tls_certificates.cert/key` for now; the full configuration comes later. SIGINT, SIGTERM and
+ * SIGQUIT stop it gracefully, SIGHUP reloads the TLS certificates; signals are taken synchronously
+ * by the main thread (sigwaitinfo), so the reload runs outside any signal handler. SIGPIPE cannot
+ * happen (the library sends with MSG_NOSIGNAL); log lines go to stderr. */
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -43,6 +43,16 @@ echo(lapps_conn *conn, const lapps_message *msg, void *user_data)
 {
     (void)user_data;
     return lapps_conn_send(conn, msg->opcode, msg->data, msg->len) == 0 ? 0 : -1;
+}
+
+/* echo_lapps, as in LAppS: every request is answered with its own params. */
+static void
+echo_lapps(lapps_conn *conn, lapps_request *req, void *user_data)
+{
+    (void)conn;
+    (void)user_data;
+    if (lapps_request_cid(req) == 0)
+        lapps_reply_result(req, lapps_request_params(req));
 }
 
 /* Reads DIR/ws.json over the defaults; a missing file keeps them. Returns 0, or 2 after
@@ -165,6 +175,12 @@ main(int argc, char **argv)
         (rv = lapps_service_set_callbacks(svc, NULL, NULL, echo, NULL, NULL, NULL)) != 0 ||
         (rv = lapps_service_register(server, svc)) != 0)
         return fail("echo service", rv);
+    lapps_service_free(svc);
+    if ((rv = lapps_service_new(&svc, "echo_lapps", "/echo_lapps")) != 0 ||
+        (rv = lapps_service_set_protocol(svc, LAPPS_PROTO_LAPPS)) != 0 ||
+        (rv = lapps_service_set_on_request(svc, echo_lapps)) != 0 ||
+        (rv = lapps_service_register(server, svc)) != 0)
+        return fail("echo_lapps service", rv);
     lapps_service_free(svc);
 
     /* Blocked before the workers start, so they inherit the mask and only sigwaitinfo
