@@ -105,6 +105,7 @@ svc_open(lapps_conn *conn, void *ud)
     const char *q = lapps_conn_query(conn);
     if (q[0])
         atomic_fetch_add(&s->c.query_seen, 1);
+    atomic_fetch_add(lapps_conn_is_tls(conn) ? &s->c.tls_opens : &s->c.plain_opens, 1);
     pthread_mutex_lock(&s->ids_lock);
     if (s->n_ids < API_MAX_IDS)
         s->ids[s->n_ids++] = lapps_conn_id(conn);
@@ -169,6 +170,11 @@ command(struct api_server *s, lapps_conn *conn, const char *cmd, size_t len)
     if (strcmp(buf, "query") == 0) {
         const char *q = lapps_conn_query(conn);
         note_send(s, lapps_conn_send(conn, LAPPS_OP_TEXT, q, strlen(q)));
+        return 0;
+    }
+    if (strcmp(buf, "tls") == 0) {
+        const char *t = lapps_conn_is_tls(conn) ? "tls 1" : "tls 0";
+        note_send(s, lapps_conn_send(conn, LAPPS_OP_TEXT, t, strlen(t)));
         return 0;
     }
     if (strcmp(buf, "peer") == 0) {
@@ -269,9 +275,18 @@ svc_close(lapps_conn *conn, const lapps_close_info *info, void *ud)
 static void
 log_line(lapps_log_level level, const char *msg, void *user_data)
 {
-    (void)user_data;
+    struct api_server *s = user_data;
     if (level <= LAPPS_LOG_WARN || getenv("LAPPS_API_VERBOSE"))
         fprintf(stderr, "lapps[%d]: %s\n", (int)level, msg);
+    if (level != LAPPS_LOG_ERROR)
+        return;
+    atomic_fetch_add(&s->c.log_errors, 1);
+    pthread_mutex_lock(&s->log_lock);
+    size_t room = sizeof s->errlog - s->errlog_len;
+    int k = snprintf(s->errlog + s->errlog_len, room, "%s\n", msg);
+    if (k > 0 && (size_t)k < room)
+        s->errlog_len += (size_t)k;
+    pthread_mutex_unlock(&s->log_lock);
 }
 
 /* ---- the server ---- */
@@ -289,11 +304,25 @@ server_new(struct api_server *s, const struct api_config *cfg)
     memset(s, 0, sizeof *s);
     s->cfg = *cfg;
     pthread_mutex_init(&s->ids_lock, NULL);
+    pthread_mutex_init(&s->log_lock, NULL);
     memset(flood_buf, 'F', sizeof flood_buf);
     lapps_opts *o;
     cr_assert_eq(lapps_opts_new(&o), 0);
     cr_assert_eq(lapps_opts_set_workers(o, cfg->workers), 0);
     cr_assert_eq(lapps_opts_add_listener(o, "127.0.0.1", 0, NULL), 0);
+    if (cfg->tls_cert) {
+        lapps_tls *t;
+        cr_assert_eq(lapps_tls_new(&t), 0);
+        cr_assert_eq(lapps_tls_set_certificate(t, cfg->tls_cert, cfg->tls_key), 0);
+        if (cfg->tls_client_ca)
+            cr_assert_eq(lapps_tls_set_client_ca(t, cfg->tls_client_ca, cfg->tls_verify), 0);
+        if (cfg->tls_min_version)
+            cr_assert_eq(lapps_tls_set_min_version(t, cfg->tls_min_version), 0);
+        if (cfg->tls_ciphers12 || cfg->tls_ciphers13)
+            cr_assert_eq(lapps_tls_set_ciphers(t, cfg->tls_ciphers12, cfg->tls_ciphers13), 0);
+        cr_assert_eq(lapps_opts_add_listener(o, "127.0.0.1", 0, t), 0);
+        lapps_tls_free(t); /* the listener has its own copy */
+    }
     if (cfg->max_connections)
         cr_assert_eq(lapps_opts_set_max_connections(o, cfg->max_connections), 0);
     if (cfg->max_message)
@@ -306,7 +335,7 @@ server_new(struct api_server *s, const struct api_config *cfg)
                                          cfg->close_ms ? cfg->close_ms : 5000, cfg->idle_ms,
                                          cfg->ping_ms),
                  0);
-    cr_assert_eq(lapps_opts_set_log(o, log_line, LAPPS_LOG_DEBUG, NULL), 0);
+    cr_assert_eq(lapps_opts_set_log(o, log_line, LAPPS_LOG_DEBUG, s), 0);
     int rv = lapps_server_new(&s->srv, o);
     lapps_opts_free(o);
     cr_assert_eq(rv, 0, "lapps_server_new: %s", lapps_strerror(rv));
@@ -332,9 +361,16 @@ server_new(struct api_server *s, const struct api_config *cfg)
 
     s->port = lapps_server_port(s->srv, 0);
     cr_assert_neq(s->port, 0);
-    cr_assert_eq(lapps_server_port(s->srv, 1), 0, "only one listener");
     snprintf(s->port_str, sizeof s->port_str, "%u", s->port);
     snprintf(s->uri, sizeof s->uri, "ws://127.0.0.1:%u/echo", s->port);
+    if (cfg->tls_cert) {
+        s->tls_port = lapps_server_port(s->srv, 1);
+        cr_assert_neq(s->tls_port, 0);
+        cr_assert_neq(s->tls_port, s->port);
+        snprintf(s->tls_port_str, sizeof s->tls_port_str, "%u", s->tls_port);
+        snprintf(s->tls_uri, sizeof s->tls_uri, "wss://127.0.0.1:%u/echo", s->tls_port);
+    }
+    cr_assert_eq(lapps_server_port(s->srv, cfg->tls_cert ? 2 : 1), 0, "no other listener");
 }
 
 static int
@@ -417,6 +453,7 @@ api_server_finish(struct api_server *s)
     cr_assert_eq(atomic_load(&s->c.shutdowns), atomic_load(&s->c.starts),
                  "on_shutdown once per started instance");
     pthread_mutex_destroy(&s->ids_lock);
+    pthread_mutex_destroy(&s->log_lock);
 }
 
 int
@@ -444,6 +481,15 @@ api_wait_all_closed(struct api_server *s, int opens, int timeout_ms)
         else
             sleep_ms(2);
     }
+}
+
+bool
+api_log_has(struct api_server *s, const char *needle)
+{
+    pthread_mutex_lock(&s->log_lock);
+    bool found = strstr(s->errlog, needle) != NULL;
+    pthread_mutex_unlock(&s->log_lock);
+    return found;
 }
 
 uint64_t

@@ -2,7 +2,7 @@
  * client programs run as child processes with a hard deadline, and an fd counter.
  *
  * The test service (target /echo) echoes every message with its opcode. Text messages
- * that start with "!cmd:" are commands instead (see on_message in harness.c). Its
+ * that start with "!cmd:" are commands instead (see command() in harness.c). Its
  * callbacks count everything with atomics and check that each runs on the thread of
  * the worker that holds the connection. */
 #ifndef LAPPS_TEST_API_HARNESS_H
@@ -37,6 +37,13 @@ struct api_config {
     uint32_t handshake_ms, close_ms, idle_ms, ping_ms; /* 0 for the first two: default */
     enum api_mode mode;
     size_t flood_size;
+    /* A wss:// listener beside the ws:// one when tls_cert is set (listener 1; the plain
+     * one stays listener 0). The files are read by lapps_server_new(). */
+    const char *tls_cert, *tls_key;
+    const char *tls_client_ca; /* with tls_verify */
+    lapps_tls_verify tls_verify;
+    lapps_tls_version tls_min_version;         /* 0: the default (1.2) */
+    const char *tls_ciphers12, *tls_ciphers13; /* NULL: the defaults */
 };
 
 struct api_counters {
@@ -51,15 +58,20 @@ struct api_counters {
     atomic_int wrong_thread;                /* a callback ran on another thread than its worker's */
     atomic_int bad_close;                   /* on_close without on_open, or twice */
     atomic_int send_errors, limit_errors;
-    atomic_size_t max_buffered; /* flood mode: peak lapps_conn_buffered() */
-    atomic_int query_seen;      /* on_open saw a non-empty query string */
+    atomic_size_t max_buffered;        /* flood mode: peak lapps_conn_buffered() */
+    atomic_int query_seen;             /* on_open saw a non-empty query string */
+    atomic_int tls_opens, plain_opens; /* on_open by lapps_conn_is_tls() */
+    atomic_int log_errors;             /* log lines at LAPPS_LOG_ERROR */
 };
 
 struct api_server {
     lapps_server *srv;
     uint16_t port;
     char port_str[8];
-    char uri[64]; /* ws://127.0.0.1:PORT/echo */
+    char uri[64];      /* ws://127.0.0.1:PORT/echo */
+    uint16_t tls_port; /* the wss:// listener's (0: none) */
+    char tls_port_str[8];
+    char tls_uri[64]; /* wss://127.0.0.1:TLS_PORT/echo */
     struct api_config cfg;
     struct api_counters c;
     pthread_t worker_thread[API_MAX_WORKERS]; /* learnt in on_start */
@@ -71,6 +83,9 @@ struct api_server {
     atomic_bool run_returned;
     int run_rv;
     bool has_runner;
+    pthread_mutex_t log_lock;
+    char errlog[4096]; /* the first error log lines, one per line */
+    size_t errlog_len;
 };
 
 /* Creates and starts a server on 127.0.0.1, port 0, with the test service. Fails the
@@ -89,6 +104,8 @@ void api_server_finish(struct api_server *s);
 int api_wait_atleast(atomic_int *v, int want, int timeout_ms);
 /* Waits until on_close has fired for every on_open, and at least @p opens opened. */
 bool api_wait_all_closed(struct api_server *s, int opens, int timeout_ms);
+/* Whether an error line the server logged contains @p needle. */
+bool api_log_has(struct api_server *s, const char *needle);
 /* The id of the i-th connection opened (0 when there is none). */
 uint64_t api_id(struct api_server *s, size_t i);
 /* lapps_server_stats() into a local struct. */

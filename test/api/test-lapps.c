@@ -318,3 +318,67 @@ Test(lapps, deferred_answer_after_close_fails_cleanly, .timeout = 60)
     cr_assert_eq(atomic_load(&st.late_not_found), 1);
     cr_assert_eq(atomic_load(&st.late_ok), 0);
 }
+
+#ifdef API_HAVE_CALC_EXAMPLE
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static uint16_t
+free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* examples/calc as a program of its own, driven by the cbor2 client: arithmetic with
+ * integers and floats, its errors, a deferred answer ahead of an immediate one, and a
+ * notification; SIGTERM stops it with status 0. */
+Test(lapps, examples_calc_program, .timeout = 90)
+{
+    const char *exe = getenv("LAPPS_CALC_EXAMPLE");
+    cr_assert_not_null(exe);
+    char port[8], uri[64], line[96];
+    uint16_t pn = free_port();
+    snprintf(port, sizeof port, "%u", pn);
+    snprintf(uri, sizeof uri, "ws://127.0.0.1:%u/calc", pn);
+    snprintf(line, sizeof line, "calc: ws://127.0.0.1:%u/calc", pn);
+    char *argv[] = {(char *)exe, port, NULL};
+    struct api_proc srv;
+    api_spawn(&srv, argv);
+    cr_assert(api_proc_wait_line(&srv, line, 20000), "calc did not start:\n%s", srv.out);
+    expect_client("{\"cid\":0,\"result\":[5],\"status\":1}\n"
+                  "{\"cid\":0,\"result\":[3.5],\"status\":1}\n"
+                  "{\"cid\":0,\"error\":{\"code\":-32602,\"message\":\"division by zero\"},"
+                  "\"status\":0}\n"
+                  "{\"cid\":0,\"result\":[9.223372036854776e+18],\"status\":1}\n"
+                  "{\"cid\":0,\"result\":[6.5],\"status\":1}\n"
+                  "{\"cid\":0,\"error\":{\"code\":-32601,\"message\":\"method not found\"},"
+                  "\"status\":0}\n"
+                  "{\"cid\":0,\"result\":[],\"status\":1}\n"
+                  "{\"cid\":5,\"message\":[\"tick\"]}\n"
+                  "done\n",
+                  "send", uri, "cbor:{'lapps': 1, 'method': 'add', 'params': [2, 3]}",
+                  "cbor:{'lapps': 1, 'method': 'div', 'params': [7, 2]}",
+                  "cbor:{'lapps': 1, 'method': 'div', 'params': [7, 0]}",
+                  "cbor:{'lapps': 1, 'method': 'add', 'params': [9223372036854775807, 1]}",
+                  "cbor:{'lapps': 1, 'method': 'sum', 'params': [1, 2.5, 3]}",
+                  "cbor:{'lapps': 1, 'method': 'pow', 'params': [2, 3]}",
+                  "2*cbor:{'lapps': 1, 'method': 'subscribe', 'params': [5]}", NULL);
+    expect_client("{\"cid\":0,\"result\":[\"slow\"],\"status\":1}\n"
+                  "{\"cid\":0,\"result\":[-1],\"status\":1}\n"
+                  "done\n",
+                  "read", uri, "2", "cbor:{'lapps': 1, 'method': 'later', 'params': [200, 'slow']}",
+                  "cbor:{'lapps': 1, 'method': 'sub', 'params': [2, 3]}", NULL);
+    int rc = api_proc_kill(&srv, SIGTERM, 20000);
+    cr_assert_eq(rc, 0, "calc must exit 0 after SIGTERM (got %d):\n%s", rc, srv.out);
+    api_proc_free(&srv);
+}
+#endif
