@@ -165,6 +165,8 @@ const char *api_find_prefix(const char *out, const char *prefix);
 
 /* Open descriptors of this process (entries of /proc/self/fd). */
 int api_fd_count(void);
+/* A loopback TCP port that was free a moment ago (for example programs given a port). */
+uint16_t api_free_port(void);
 /* Raises the soft RLIMIT_NOFILE to min(hard, want). */
 void api_raise_nofile(unsigned long want);
 /* Directory of the client scripts (LAPPS_API_CLIENTS, set by meson). */

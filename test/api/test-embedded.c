@@ -163,20 +163,6 @@ Test(embedded, graceful_stop_through_dispatch, .timeout = 60)
 }
 
 #ifdef API_HAVE_ECHO_EXAMPLE
-static uint16_t
-free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    cr_assert_geq(fd, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 /* examples/echo as a program of its own: it serves a python client, and SIGTERM stops it
  * gracefully with exit status 0. */
 Test(embedded, examples_echo_program, .timeout = 90)
@@ -184,7 +170,7 @@ Test(embedded, examples_echo_program, .timeout = 90)
     const char *exe = getenv("LAPPS_ECHO_EXAMPLE");
     cr_assert_not_null(exe);
     char port[8], uri[64], line[96];
-    uint16_t pn = free_port();
+    uint16_t pn = api_free_port();
     snprintf(port, sizeof port, "%u", pn);
     snprintf(uri, sizeof uri, "ws://127.0.0.1:%u/echo", pn);
     snprintf(line, sizeof line, "echo: ws://127.0.0.1:%u/echo", pn);

@@ -320,23 +320,7 @@ Test(lapps, deferred_answer_after_close_fails_cleanly, .timeout = 60)
 }
 
 #ifdef API_HAVE_CALC_EXAMPLE
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-static uint16_t
-free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
 
 /* examples/calc as a program of its own, driven by the cbor2 client: arithmetic with
  * integers and floats, its errors, a deferred answer ahead of an immediate one, and a
@@ -346,7 +330,7 @@ Test(lapps, examples_calc_program, .timeout = 90)
     const char *exe = getenv("LAPPS_CALC_EXAMPLE");
     cr_assert_not_null(exe);
     char port[8], uri[64], line[96];
-    uint16_t pn = free_port();
+    uint16_t pn = api_free_port();
     snprintf(port, sizeof port, "%u", pn);
     snprintf(uri, sizeof uri, "ws://127.0.0.1:%u/calc", pn);
     snprintf(line, sizeof line, "calc: ws://127.0.0.1:%u/calc", pn);
