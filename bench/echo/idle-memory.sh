@@ -3,11 +3,16 @@
 # WebSocket (or TCP) connection.
 #
 #   bench/echo/idle-memory.sh [-n CONNS] [--settle S] [--build DIR] [--lappsd PATH]
+#   bench/echo/idle-memory.sh --tls [-n CONNS] [--settle S] [--build DIR] [--lappsd PATH]
 #   bench/echo/idle-memory.sh [-n CONNS] [--settle S] [--build DIR] --pid PID --url URL [--raw]
 #
 # First form: starts each peer (tcp-echo, lws-echo, node ws, and lappsd when --lappsd
-# PATH is given; see run.sh) pinned to core 0, one at a time, and measures it. Second
-# form: measures a server that is already running.
+# PATH is given; see run.sh) pinned to core 0, one at a time, and measures it. --tls:
+# lappsd over ws:// and over wss:// (both from a ws.json with one worker, a self-signed
+# P-256 certificate made in a temporary directory; --lappsd defaults to
+# build/cmd/lappsd/lappsd), then node ws over ws:// and wss:// when installed. Third
+# form: measures a server that is already running (URL ws://, wss:// or, with --raw,
+# HOST:PORT).
 #
 # For each server, loadgen --idle reads VmRSS from /proc/PID/status, opens CONNS
 # connections (handshake done, then nothing sent), waits S seconds (default 3) and reads
@@ -24,6 +29,7 @@ conns=10000
 settle=3
 build="$repo/build"
 lappsd=""
+tls=0
 ext_pid=""
 ext_url=""
 raw=0
@@ -36,6 +42,7 @@ while [ $# -gt 0 ]; do
     --pid) ext_pid=${2:?--pid needs a PID}; shift ;;
     --url) ext_url=${2:?--url needs a URL}; shift ;;
     --raw) raw=1 ;;
+    --tls) tls=1 ;;
     -h | --help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "idle-memory.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
     esac
@@ -75,16 +82,18 @@ measure() { # NAME PID URL [--raw]
         rows+=("$(printf '%-10s %8s' "$name" FAILED)")
         return
     }
-    # idle conns=N rss_before_kB=A rss_after_kB=B bytes/conn=C
+    # idle conns=N rss_before_kB=A rss_after_kB=B bytes/conn=C [tls=PROTOCOL/CIPHER]
     set -- $out
-    rows+=("$(printf '%-10s %8s %12s %12s %12s' "$name" "${2#conns=}" "${3#rss_before_kB=}" \
-        "${4#rss_after_kB=}" "${5#bytes/conn=}")")
+    rows+=("$(printf '%-10s %8s %12s %12s %12s %9s' "$name" "${2#conns=}" "${3#rss_before_kB=}" \
+        "${4#rss_after_kB=}" "${5#bytes/conn=}" "$(awk -v b="${5#bytes/conn=}" \
+        'BEGIN { printf "%.1f", b / 1024 }')")")
 }
 
 print_table() {
     echo
     echo "Idle connections: server VmRSS before and after $conns connections (settle ${settle} s)"
-    printf '%-10s %8s %12s %12s %12s\n' server conns "before kB" "after kB" "bytes/conn"
+    printf '%-10s %8s %12s %12s %12s %9s\n' server conns "before kB" "after kB" "bytes/conn" \
+        "KiB/conn"
     printf '%s\n' "${rows[@]}"
 }
 
@@ -141,6 +150,41 @@ one() {
     fi
     stop_server
 }
+
+if [ "$tls" = 1 ]; then
+    lappsd=${lappsd:-$build/cmd/lappsd/lappsd}
+    if [ ! -x "$lappsd" ]; then
+        echo "idle-memory.sh: lappsd '$lappsd' not found (--lappsd PATH)" >&2
+        exit 1
+    fi
+    if ! openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+        -keyout "$work/key.pem" -out "$work/cert.pem" -days 2 -subj /CN=localhost \
+        -addext "subjectAltName=IP:127.0.0.1" 2>"$work/openssl.log"; then
+        echo "idle-memory.sh: making a self-signed certificate failed:" >&2
+        cat "$work/openssl.log" >&2
+        exit 1
+    fi
+    mkdir -p "$work/plain" "$work/tls"
+    printf '{"ip":"127.0.0.1","port":5083,"workers":{"workers":1}}\n' >"$work/plain/ws.json"
+    printf '{"ip":"127.0.0.1","port":5443,"workers":{"workers":1},"tls":true,%s}\n' \
+        "\"tls_certificates\":{\"cert\":\"$work/cert.pem\",\"key\":\"$work/key.pem\"}" \
+        >"$work/tls/ws.json"
+    one lappsd 5083 "ws://127.0.0.1:5083/echo" "" "$lappsd" -c "$work/plain"
+    one lappsd-tls 5443 "wss://127.0.0.1:5443/echo" "" "$lappsd" -c "$work/tls"
+    if command -v node >/dev/null && [ -f "$node_dir/node_modules/ws/package.json" ]; then
+        p=$((port0 + 2))
+        one node-ws "$p" "ws://127.0.0.1:$p/echo" "" \
+            env NODE_PATH="$node_dir/node_modules" node "$repo/bench/peers/ws-echo.js" "$p"
+        p=$((port0 + 3))
+        one node-wss "$p" "wss://127.0.0.1:$p/echo" "" \
+            env NODE_PATH="$node_dir/node_modules" node "$repo/bench/peers/ws-echo.js" "$p" \
+            "$work/cert.pem" "$work/key.pem"
+    else
+        echo "idle-memory.sh: node ws not installed in $node_dir (run.sh installs it): skipped" >&2
+    fi
+    print_table
+    exit 0
+fi
 
 one tcp-echo "$port0" "127.0.0.1:$port0" --raw "$build/bench/peers/tcp-echo" "$port0"
 if [ -n "$lappsd" ]; then

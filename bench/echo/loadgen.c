@@ -19,7 +19,12 @@
  * server sees no reset, within a few seconds at most.
  *
  * --idle: open the connections, send nothing, and report the server's VmRSS growth per
- * connection after a settle time (-w), then hold them for -d seconds. */
+ * connection after a settle time (-w), then hold them for -d seconds.
+ *
+ * wss:// URLs: the same over TLS (OpenSSL, non-blocking: the TLS handshake is driven by
+ * the epoll loop, then the WebSocket handshake and frames go through SSL_read and
+ * SSL_write). The server's certificate is NOT verified (a benchmark, not a client).
+ * The plain path pays one branch per I/O call for this. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -45,7 +50,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 
 #define WS_GUID        "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #define RBUF_SIZE      (256u << 10)
@@ -60,11 +67,12 @@
 #define HIST_SUB     32
 #define HIST_BUCKETS (2 * HIST_SUB + 58 * HIST_SUB)
 
-enum conn_state { ST_CONNECTING, ST_HANDSHAKE, ST_OPEN };
+enum conn_state { ST_CONNECTING, ST_TLS, ST_HANDSHAKE, ST_OPEN };
 enum phase { PH_RAMP, PH_WARM, PH_MEASURE, PH_HOLD, PH_CLOSE, PH_DONE };
 
 struct conn {
     int fd;
+    SSL *ssl; /* wss:// only */
     uint32_t id;
     uint8_t state;
     bool want_out; /* EPOLLOUT is registered */
@@ -115,11 +123,15 @@ static struct {
     bool raw;
     bool json;
     bool idle;
+    bool tls;
+    const char *ciphersuites; /* --tls-ciphersuites */
     char host[256];
     char port[16];
     char path[1024];
     /* state */
     int ep;
+    SSL_CTX *ssl_ctx;
+    char tls_desc[96]; /* protocol/cipher of the first TLS connection */
     struct sockaddr_storage addr;
     socklen_t addrlen;
     struct conn *c;
@@ -353,6 +365,71 @@ set_events(struct conn *c, bool want_out)
     c->want_out = want_out;
 }
 
+/* ---- TLS (wss://) ------------------------------------------------------------------ */
+
+__attribute__((noreturn)) static void
+tls_die(const struct conn *c, const char *what, int rv)
+{
+    int saved = errno;
+    int err = SSL_get_error(c->ssl, rv);
+    unsigned long e = ERR_get_error();
+    char buf[256];
+    if (e)
+        ERR_error_string_n(e, buf, sizeof buf);
+    else if (err == SSL_ERROR_SYSCALL)
+        snprintf(buf, sizeof buf, "%s", saved ? strerror(saved) : "unexpected EOF");
+    else
+        snprintf(buf, sizeof buf, "SSL_get_error %d", err);
+    conn_die(c, "%s: %s", what, buf);
+}
+
+/* Hands p[0..n) to the TLS session until the socket is full. In partial-write mode
+ * SSL_write_ex returns after each record it sent; when it says WANT_WRITE it has already
+ * sealed the next record from these bytes, so the caller keeps p[returned..n) and offers
+ * exactly them again first (same bytes, at least as many; the buffer may move). Returns
+ * the bytes the session took. */
+static size_t
+tls_send(struct conn *c, const uint8_t *p, size_t n)
+{
+    size_t done = 0;
+    while (done < n) {
+        size_t w = 0;
+        int rv = SSL_write_ex(c->ssl, p + done, n - done, &w);
+        if (rv <= 0) {
+            int e = SSL_get_error(c->ssl, rv);
+            if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
+                break;
+            tls_die(c, "SSL_write", rv);
+        }
+        done += w;
+    }
+    return done;
+}
+
+static void
+tls_init(void)
+{
+    g.ssl_ctx = SSL_CTX_new(TLS_client_method());
+    if (!g.ssl_ctx)
+        die("SSL_CTX_new failed");
+    SSL_CTX_set_min_proto_version(g.ssl_ctx, TLS1_2_VERSION);
+    /* A benchmark: the server's certificate is not verified (self-signed is fine). */
+    SSL_CTX_set_verify(g.ssl_ctx, SSL_VERIFY_NONE, NULL);
+    SSL_CTX_set_session_cache_mode(g.ssl_ctx, SSL_SESS_CACHE_OFF);
+    /* a TCP EOF without close_notify reads as a plain EOF, as recv() returning 0 */
+    SSL_CTX_set_options(g.ssl_ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    /* Idle connections: let OpenSSL free its record buffers, so that 10 000 of them fit.
+     * Under load the buffers stay (as a busy server's would). */
+    SSL_CTX_set_mode(g.ssl_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+                                    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                                    (g.idle ? SSL_MODE_RELEASE_BUFFERS : 0));
+    /* read as much as the socket has, then hand out records from the buffer: one recv
+     * per wakeup instead of two per record */
+    SSL_CTX_set_read_ahead(g.ssl_ctx, 1);
+    if (g.ciphersuites && !SSL_CTX_set_ciphersuites(g.ssl_ctx, g.ciphersuites))
+        die("bad TLS 1.3 ciphersuites \"%s\"", g.ciphersuites);
+}
+
 static void
 out_append(struct conn *c, const uint8_t *p, size_t n)
 {
@@ -385,11 +462,16 @@ conn_write(struct conn *c, const uint8_t *p, size_t n)
         out_append(c, p, n);
         return;
     }
-    ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (w < 0) {
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            conn_die(c, "send: %s", strerror(errno));
-        w = 0;
+    ssize_t w;
+    if (c->ssl) {
+        w = (ssize_t)tls_send(c, p, n);
+    } else {
+        w = send(c->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                conn_die(c, "send: %s", strerror(errno));
+            w = 0;
+        }
     }
     g.cnt.bytes_out += (uint64_t)w;
     if ((size_t)w < n) {
@@ -402,6 +484,14 @@ static void
 conn_flush(struct conn *c)
 {
     while (c->out_len > c->out_off) {
+        if (c->ssl) {
+            size_t left = c->out_len - c->out_off, w = tls_send(c, c->out + c->out_off, left);
+            g.cnt.bytes_out += w;
+            c->out_off += w;
+            if (w < left)
+                return;
+            continue;
+        }
         ssize_t w =
             send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (w < 0) {
@@ -500,6 +590,14 @@ start_close(struct conn *c)
 static void
 conn_finish(struct conn *c, bool clean)
 {
+    if (c->ssl) {
+        if (clean) { /* our close_notify; the server's is not awaited */
+            SSL_shutdown(c->ssl);
+            ERR_clear_error();
+        }
+        SSL_free(c->ssl);
+        c->ssl = NULL;
+    }
     close(c->fd);
     c->closed = true;
     g.open--;
@@ -848,6 +946,28 @@ start_connects(void)
     }
 }
 
+/* One step of the TLS handshake, on any readiness; then the WebSocket handshake. */
+static void
+tls_handshake(struct conn *c)
+{
+    int rv = SSL_do_handshake(c->ssl);
+    if (rv == 1) {
+        if (!g.tls_desc[0])
+            snprintf(g.tls_desc, sizeof g.tls_desc, "%s/%s", SSL_get_version(c->ssl),
+                     SSL_get_cipher_name(c->ssl));
+        set_events(c, false);
+        start_handshake(c);
+        return;
+    }
+    int e = SSL_get_error(c->ssl, rv);
+    if (e == SSL_ERROR_WANT_READ)
+        set_events(c, false);
+    else if (e == SSL_ERROR_WANT_WRITE)
+        set_events(c, true);
+    else
+        tls_die(c, "TLS handshake", rv);
+}
+
 static void
 on_connected(struct conn *c)
 {
@@ -864,8 +984,77 @@ on_connected(struct conn *c)
     c->want_out = false;
     if (g.raw) {
         conn_ready(c);
+    } else if (g.tls) {
+        c->ssl = SSL_new(g.ssl_ctx);
+        if (!c->ssl || !SSL_set_fd(c->ssl, c->fd))
+            die("SSL_new failed (connection %u)", c->id);
+        SSL_set_connect_state(c->ssl);
+        struct in6_addr a6;
+        if (inet_pton(AF_INET, g.host, &a6) != 1 && inet_pton(AF_INET6, g.host, &a6) != 1)
+            SSL_set_tlsext_host_name(c->ssl, g.host); /* SNI: names only, never addresses */
+        c->state = ST_TLS;
+        tls_handshake(c);
     } else {
         start_handshake(c);
+    }
+}
+
+static void
+conn_eof(struct conn *c)
+{
+    if (c->closing) { /* raw: the echo of our shutdown; ws: no close frame came */
+        conn_finish(c, g.raw);
+        return;
+    }
+    conn_die(c, "the server closed the connection%s",
+             c->state == ST_HANDSHAKE ? " during the handshake" : "");
+}
+
+static void
+conn_data(struct conn *c, const uint8_t *p, size_t n, uint64_t now)
+{
+    if (c->state == ST_HANDSHAKE) {
+        process_handshake(c, p, n, now);
+    } else {
+        g.cnt.bytes_in += (uint64_t)n;
+        /* on an idle connection any data byte fails verify(): nothing is in flight */
+        if (g.raw)
+            process_raw(c, p, n, now);
+        else
+            process_ws(c, p, n, now);
+    }
+}
+
+/* wss:// reading: one record per SSL_read_ex, until what OpenSSL read ahead from the
+ * socket is used up (epoll is level-triggered, so bytes still in the socket wake us). */
+static void
+tls_read(struct conn *c, uint64_t now)
+{
+    for (;;) {
+        size_t n = 0;
+        int rv = SSL_read_ex(c->ssl, g.rbuf, RBUF_SIZE, &n);
+        if (rv > 0) {
+            conn_data(c, g.rbuf, n, now);
+            if (c->closed || !SSL_has_pending(c->ssl))
+                return;
+            continue;
+        }
+        switch (SSL_get_error(c->ssl, rv)) {
+        case SSL_ERROR_WANT_READ:
+            return;
+        case SSL_ERROR_WANT_WRITE: /* a TLS message of ours to send first */
+            set_events(c, true);
+            return;
+        case SSL_ERROR_ZERO_RETURN: /* close_notify, or EOF */
+            conn_eof(c);
+            return;
+        default:
+            if (c->closing) {
+                conn_finish(c, false);
+                return;
+            }
+            tls_die(c, "SSL_read", rv);
+        }
     }
 }
 
@@ -879,37 +1068,34 @@ on_event(struct conn *c, uint32_t events)
         on_connected(c);
         return;
     }
+    if (c->state == ST_TLS) {
+        tls_handshake(c);
+        return;
+    }
     if (events & EPOLLOUT)
         conn_flush(c);
     if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
         return;
-    ssize_t n = recv(c->fd, g.rbuf, RBUF_SIZE, MSG_DONTWAIT);
-    if (n == 0) {
-        if (c->closing) { /* raw: the echo of our shutdown; ws: no close frame came */
-            conn_finish(c, g.raw);
+    if (c->ssl) {
+        tls_read(c, now);
+        if (c->closed)
             return;
-        }
-        conn_die(c, "the server closed the connection%s",
-                 c->state == ST_HANDSHAKE ? " during the handshake" : "");
-    }
-    if (n < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-            return;
-        if (c->closing) {
-            conn_finish(c, false);
-            return;
-        }
-        conn_die(c, "recv: %s", strerror(errno));
-    }
-    if (c->state == ST_HANDSHAKE) {
-        process_handshake(c, g.rbuf, (size_t)n, now);
     } else {
-        g.cnt.bytes_in += (uint64_t)n;
-        /* on an idle connection any data byte fails verify(): nothing is in flight */
-        if (g.raw)
-            process_raw(c, g.rbuf, (size_t)n, now);
-        else
-            process_ws(c, g.rbuf, (size_t)n, now);
+        ssize_t n = recv(c->fd, g.rbuf, RBUF_SIZE, MSG_DONTWAIT);
+        if (n == 0) {
+            conn_eof(c);
+            return;
+        }
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+                return;
+            if (c->closing) {
+                conn_finish(c, false);
+                return;
+            }
+            conn_die(c, "recv: %s", strerror(errno));
+        }
+        conn_data(c, g.rbuf, (size_t)n, now);
     }
     if (c->due && !c->closed) {
         unsigned due = c->due;
@@ -926,7 +1112,7 @@ on_event(struct conn *c, uint32_t events)
 static void
 usage(FILE *f)
 {
-    fputs("usage: loadgen [options] ws://HOST:PORT/PATH | --raw HOST:PORT\n"
+    fputs("usage: loadgen [options] ws://HOST:PORT/PATH | wss://HOST:PORT/PATH | --raw HOST:PORT\n"
           "  -c N        connections (default 100)\n"
           "  -k N        messages in flight per connection (default 1)\n"
           "  -s BYTES    payload size, suffix k/m for KiB/MiB (default 20)\n"
@@ -936,7 +1122,9 @@ usage(FILE *f)
           "  -p PID      server PID: report its CPU per message (or RSS with --idle)\n"
           "  --raw       plain TCP echo: send S bytes, read S bytes back\n"
           "  --idle      open the connections, send nothing, report server RSS per conn\n"
-          "  --json      print the result as one JSON object\n",
+          "  --json      print the result as one JSON object\n"
+          "  --tls-ciphersuites LIST  wss://: TLS 1.3 suites to offer (OpenSSL syntax)\n"
+          "wss:// does NOT verify the server's certificate (a benchmark, not a client).\n",
           f);
 }
 
@@ -973,14 +1161,19 @@ parse_url(const char *url)
 {
     const char *p = url;
     bool ws = strncmp(p, "ws://", 5) == 0;
+    g.tls = strncmp(p, "wss://", 6) == 0;
     if (ws)
         p += 5;
+    else if (g.tls)
+        p += 6;
     else if (strncmp(p, "tcp://", 6) == 0)
         p += 6;
     else if (strstr(p, "://"))
-        die("unsupported URL scheme in \"%s\" (ws:// only; no TLS)", url);
-    if (!ws && !g.raw)
-        die("\"%s\" is not a ws:// URL (use --raw for plain TCP)", url);
+        die("unsupported URL scheme in \"%s\" (ws:// or wss://)", url);
+    if (g.tls && g.raw)
+        die("--raw is plain TCP: no wss:// URL");
+    if (!ws && !g.tls && !g.raw)
+        die("\"%s\" is not a ws:// or wss:// URL (use --raw for plain TCP)", url);
     const char *hend = p + strcspn(p, ":/");
     if (*p == '[') { /* [v6]:port */
         const char *rb = strchr(p, ']');
@@ -998,7 +1191,7 @@ parse_url(const char *url)
         snprintf(g.port, sizeof g.port, "%.*s", (int)n, p);
         p += n;
     } else {
-        snprintf(g.port, sizeof g.port, "80");
+        snprintf(g.port, sizeof g.port, g.tls ? "443" : "80");
     }
     snprintf(g.path, sizeof g.path, "%s", *p ? p : "/");
     if (!g.host[0] || !g.port[0])
@@ -1043,13 +1236,20 @@ static void
 report_idle(long rss0, long rss1)
 {
     double per = g.conns ? (double)(rss1 - rss0) * 1024.0 / g.conns : 0;
-    if (g.json)
+    if (g.json) {
         printf("{\"mode\":\"idle\",\"conns\":%u,\"rss_before_kB\":%ld,\"rss_after_kB\":%ld,"
-               "\"bytes_per_conn\":%.0f}\n",
+               "\"bytes_per_conn\":%.0f",
                g.conns, rss0, rss1, per);
-    else
-        printf("idle conns=%u rss_before_kB=%ld rss_after_kB=%ld bytes/conn=%.0f\n", g.conns, rss0,
+        if (g.tls)
+            printf(",\"tls\":\"%s\"", g.tls_desc);
+        printf("}\n");
+    } else {
+        printf("idle conns=%u rss_before_kB=%ld rss_after_kB=%ld bytes/conn=%.0f", g.conns, rss0,
                rss1, per);
+        if (g.tls)
+            printf(" tls=%s", g.tls_desc);
+        printf("\n");
+    }
     fflush(stdout);
 }
 
@@ -1060,6 +1260,7 @@ main(int argc, char **argv)
         {"raw", no_argument, NULL, 'R'},
         {"json", no_argument, NULL, 'J'},
         {"idle", no_argument, NULL, 'I'},
+        {"tls-ciphersuites", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -1099,6 +1300,9 @@ main(int argc, char **argv)
         case 'I':
             g.idle = true;
             break;
+        case 'T':
+            g.ciphersuites = optarg;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -1126,6 +1330,8 @@ main(int argc, char **argv)
     if (g.idle && g.pid == 0)
         die("--idle needs the server's PID (-p)");
     parse_url(argv[optind]);
+    if (g.tls)
+        tls_init();
     signal(SIGPIPE, SIG_IGN);
     raise_nofile(g.conns + 32);
 
@@ -1278,7 +1484,7 @@ main(int argc, char **argv)
         user = (double)(u1 - u0) / hz * 1e6 / (double)msgs;
         sys = (double)(s1 - s0) / hz * 1e6 / (double)msgs;
     }
-    const char *mode = g.raw ? "raw" : "ws";
+    const char *mode = g.raw ? "raw" : g.tls ? "wss" : "ws";
     if (g.json) {
         printf("{\"mode\":\"%s\",\"conns\":%u,\"inflight\":%u,\"size\":%zu,\"window_s\":%.3f,"
                "\"msgs\":%" PRIu64 ",\"msgs_per_s\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f,"
@@ -1288,6 +1494,8 @@ main(int argc, char **argv)
             printf("\"user_us_per_msg\":%.3f,\"sys_us_per_msg\":%.3f,", user, sys);
         else
             printf("\"user_us_per_msg\":null,\"sys_us_per_msg\":null,");
+        if (g.tls)
+            printf("\"tls\":\"%s\",", g.tls_desc);
         printf("\"loadgen_cpu_pct\":%.0f}\n", lg_cpu);
     } else {
         printf("%s c=%u k=%u s=%zu window=%.2fs msgs/s=%.0f p50_us=%.1f p99_us=%.1f "
@@ -1295,7 +1503,10 @@ main(int argc, char **argv)
                mode, g.conns, g.inflight, g.size, win, rate, p50, p99, tx, rx);
         if (g.pid)
             printf(" user_us/msg=%.3f sys_us/msg=%.3f", user, sys);
-        printf(" loadgen_cpu=%.0f%%\n", lg_cpu);
+        printf(" loadgen_cpu=%.0f%%", lg_cpu);
+        if (g.tls)
+            printf(" tls=%s", g.tls_desc);
+        printf("\n");
     }
     fflush(stdout);
     return 0;

@@ -2,6 +2,7 @@
 # Echo benchmark: lappsd against its peers, measured in the same run.
 #
 #   bench/echo/run.sh [--quick] [--lappsd PATH] [--build DIR] [--rounds N] [--keep DIR]
+#   bench/echo/run.sh --tls [--quick] [--lappsd PATH] [--build DIR] [--rounds N] [--keep DIR]
 #
 # Servers, each pinned to core 0: tcp-echo (the raw TCP floor, loadgen --raw), lws-echo
 # (libwebsockets), node ws (ws-echo.js) and, with --lappsd PATH, lappsd (started as PATH
@@ -9,6 +10,12 @@
 # For every payload x connections x in-flight combination each server is measured once
 # per round, servers interleaved (and their order rotated) within the round; the table
 # shows the median of the rounds. See bench/README.md for what each column means.
+#
+# --tls: TLS against plain instead: lappsd over ws:// and over wss:// (both started with
+# -c DIR, one worker; a self-signed P-256 certificate made in the work directory) and,
+# when node and ws are available, node ws over ws:// and over wss:// (https). Payloads
+# 20 B and 1 KiB, 100 connections, k=1 and 8; 'x plain' is each TLS server's msgs/s
+# over its own plain msgs/s in the same round. --lappsd defaults to build/cmd/lappsd/lappsd.
 #
 # --quick: 4 combinations, 1 round, 2 s windows (a smoke test, not a result).
 # --build DIR: Meson build directory with bench/echo/loadgen (default: build).
@@ -23,6 +30,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 
 quick=0
+tls=0
 lappsd=""
 build="$repo/build"
 rounds=""
@@ -30,6 +38,7 @@ keep=""
 while [ $# -gt 0 ]; do
     case "$1" in
     --quick) quick=1 ;;
+    --tls) tls=1 ;;
     --lappsd) lappsd=${2:?--lappsd needs a path}; shift ;;
     --build) build=${2:?--build needs a directory}; shift ;;
     --rounds) rounds=${2:?--rounds needs a number}; shift ;;
@@ -40,7 +49,16 @@ while [ $# -gt 0 ]; do
     shift
 done
 
-if [ "$quick" = 1 ]; then
+if [ "$tls" = 1 ]; then
+    combos="20:100:1 20:100:8 1024:100:1 1024:100:8"
+    if [ "$quick" = 1 ]; then
+        warm=1 dur=2 rounds=${rounds:-1}
+        combos="1024:100:1 1024:100:8"
+    else
+        warm=1 dur=3 rounds=${rounds:-3}
+    fi
+    lappsd=${lappsd:-$build/cmd/lappsd/lappsd}
+elif [ "$quick" = 1 ]; then
     warm=1 dur=2 rounds=${rounds:-1}
     combos="20:100:1 20:100:8 1024:1000:8 16384:100:8"
 else
@@ -82,6 +100,7 @@ results="$work/results"
 
 names=()   # server names, in table order
 declare -A pid url mode log dead
+declare -A ref # the server a row's 'x tcp' / 'x plain' ratio is taken against
 
 cleanup() {
     local n p
@@ -130,6 +149,58 @@ start() {
     pid[$name]=$p mode[$name]=$m url[$name]=$u dead[$name]=""
 }
 
+# installs ws@8 into $node_dir if needed; true when node and ws are usable
+node_ws() {
+    command -v node >/dev/null || { echo "run.sh: node not found: node ws skipped" >&2; return 1; }
+    if [ ! -f "$node_dir/node_modules/ws/package.json" ]; then
+        echo "run.sh: installing ws@8 into $node_dir" >&2
+        mkdir -p "$node_dir"
+        timeout 300 npm install --no-save --no-audit --no-fund --prefix "$node_dir" ws@8 >&2 ||
+            echo "run.sh: npm install ws@8 failed" >&2
+    fi
+    [ -f "$node_dir/node_modules/ws/package.json" ] && return 0
+    echo "run.sh: node ws not available: skipped" >&2
+    return 1
+}
+
+if [ "$tls" = 1 ]; then
+    # lappsd plain and TLS, each from its own ws.json with one worker
+    if [ ! -x "$lappsd" ]; then
+        echo "run.sh: lappsd '$lappsd' not found or not executable (--lappsd PATH)" >&2
+        exit 1
+    fi
+    command -v openssl >/dev/null || { echo "run.sh: --tls needs the openssl command" >&2; exit 1; }
+    if ! openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+        -keyout "$work/key.pem" -out "$work/cert.pem" -days 2 -subj /CN=localhost \
+        -addext "subjectAltName=IP:127.0.0.1" 2>"$work/openssl.log"; then
+        echo "run.sh: making a self-signed certificate failed:" >&2
+        cat "$work/openssl.log" >&2
+        exit 1
+    fi
+    mkdir -p "$work/lappsd-plain" "$work/lappsd-tls"
+    printf '{"ip":"127.0.0.1","port":5083,"workers":{"workers":1}}\n' >"$work/lappsd-plain/ws.json"
+    printf '{"ip":"127.0.0.1","port":5443,"workers":{"workers":1},"tls":true,%s}\n' \
+        "\"tls_certificates\":{\"cert\":\"$work/cert.pem\",\"key\":\"$work/key.pem\"}" \
+        >"$work/lappsd-tls/ws.json"
+    start lappsd 5083 ws "ws://127.0.0.1:5083/echo" "$lappsd" -c "$work/lappsd-plain"
+    start lappsd-tls 5443 ws "wss://127.0.0.1:5443/echo" "$lappsd" -c "$work/lappsd-tls"
+    ref[lappsd-tls]=lappsd
+    if node_ws; then
+        p=$((port0 + 2))
+        start node-ws "$p" ws "ws://127.0.0.1:$p/echo" \
+            env NODE_PATH="$node_dir/node_modules" node "$repo/bench/peers/ws-echo.js" "$p"
+        p=$((port0 + 3))
+        start node-wss "$p" ws "wss://127.0.0.1:$p/echo" \
+            env NODE_PATH="$node_dir/node_modules" node "$repo/bench/peers/ws-echo.js" "$p" \
+            "$work/cert.pem" "$work/key.pem"
+        ref[node-wss]=node-ws
+    fi
+    if [ -z "${pid[lappsd]:-}" ] || [ -z "${pid[lappsd-tls]:-}" ]; then
+        echo "run.sh: --tls needs both lappsd servers running" >&2
+        exit 1
+    fi
+else
+
 start tcp-echo "$port0" raw "127.0.0.1:$port0" "$build/bench/peers/tcp-echo" "$port0"
 
 if [ -n "$lappsd" ]; then
@@ -147,23 +218,14 @@ else
     echo "run.sh: lws-echo not built (libwebsockets-dev missing?): skipped" >&2
 fi
 
-if command -v node >/dev/null; then
-    if [ ! -f "$node_dir/node_modules/ws/package.json" ]; then
-        echo "run.sh: installing ws@8 into $node_dir" >&2
-        mkdir -p "$node_dir"
-        timeout 300 npm install --no-save --no-audit --no-fund --prefix "$node_dir" ws@8 >&2 ||
-            echo "run.sh: npm install ws@8 failed" >&2
-    fi
-    if [ -f "$node_dir/node_modules/ws/package.json" ]; then
-        p=$((port0 + 2))
-        start node-ws "$p" ws "ws://127.0.0.1:$p/echo" \
-            env NODE_PATH="$node_dir/node_modules" node "$repo/bench/peers/ws-echo.js" "$p"
-    else
-        echo "run.sh: node ws not available: skipped" >&2
-    fi
-else
-    echo "run.sh: node not found: node ws skipped" >&2
+if node_ws; then
+    p=$((port0 + 2))
+    start node-ws "$p" ws "ws://127.0.0.1:$p/echo" \
+        env NODE_PATH="$node_dir/node_modules" node "$repo/bench/peers/ws-echo.js" "$p"
 fi
+for n in "${names[@]}"; do ref[$n]=tcp-echo; done
+
+fi # --tls
 
 if [ "${#names[@]}" -eq 0 ]; then
     echo "run.sh: no server started" >&2
@@ -223,14 +285,28 @@ versions="kernel $(uname -r), USER_HZ $(getconf CLK_TCK)"
 command -v node >/dev/null && [ -f "$node_dir/node_modules/ws/package.json" ] &&
     versions="$versions, node $(node --version), ws $(sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' \
         "$node_dir/node_modules/ws/package.json")"
+if [ "$tls" = 1 ]; then
+    # what the TLS runs negotiated (loadgen reports it: protocol/cipher)
+    negotiated=$(sed -n 's/.*"tls":"\([^"]*\)".*/\1/p' "$results" | sort -u | paste -sd' ')
+    versions="$versions, $(openssl version | cut -d' ' -f1-2), negotiated ${negotiated:-?}"
+fi
+refs=""
+for n in "${names[@]}"; do [ -n "${ref[$n]:-}" ] && refs="$refs $n=${ref[$n]}"; done
 
 echo
 echo "Echo benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'): median of $rounds round(s), ${dur} s window" \
     "after ${warm} s warm-up"
 echo "$versions; load average before $loadavg0, after $loadavg1"
-echo "server CPU $server_cpu, loadgen CPU $client_cpu; 'x tcp' = msgs/s relative to tcp-echo in the same round"
+if [ "$tls" = 1 ]; then
+    xcol="x plain"
+    echo "server CPU $server_cpu, loadgen CPU $client_cpu; 'x plain' = a TLS server's msgs/s relative to" \
+        "the same server over ws:// in the same round"
+else
+    xcol="x tcp"
+    echo "server CPU $server_cpu, loadgen CPU $client_cpu; 'x tcp' = msgs/s relative to tcp-echo in the same round"
+fi
 echo
-awk -v order="${names[*]}" -v combos="$combos" '
+awk -v order="${names[*]}" -v combos="$combos" -v refs="$refs" -v xcol="$xcol" -v tls="$tls" '
 function median(list,    a, n, i, j, t) {
     n = split(list, a, " ")
     if (n == 0) return ""
@@ -243,6 +319,11 @@ function median(list,    a, n, i, j, t) {
     return (a[n / 2] + a[n / 2 + 1]) / 2
 }
 function add(key, v) { vals[key] = (key in vals) ? vals[key] " " v : v }
+function rounded(list,    a, n, i, out) {
+    n = split(list, a, " ")
+    for (i = 1; i <= n; i++) out = out sprintf(" %.2f", a[i])
+    return out
+}
 function human(b) {
     if (b >= 1024 && b % 1024 == 0) return (b / 1024) " KiB"
     return b " B"
@@ -264,16 +345,18 @@ function human(b) {
     add(key SUBSEP "rx", f["rx_MBps"])
     add(key SUBSEP "lg", f["loadgen_cpu_pct"])
     rate[$1 SUBSEP $2 SUBSEP $3 SUBSEP $4 SUBSEP $5] = f["msgs_per_s"]
-    seen_round[$2] = 1
+    if ($2 + 0 > maxr) maxr = $2 + 0
 }
 END {
     ns = split(order, srv, " ")
     nc = split(combos, cmb, " ")
-    hdr = sprintf("%-8s %5s %2s  %-9s %9s %6s %9s %9s %8s %8s %15s %4s", "payload", "conns", "k",
-                  "server", "msgs/s", "x tcp", "p50 us", "p99 us", "user us", "sys us",
+    nr = split(refs, rr, " ")
+    for (i = 1; i <= nr; i++) { split(rr[i], p, "="); refof[p[1]] = p[2] }
+    hdr = sprintf("%-8s %5s %2s  %-10s %9s %7s %9s %9s %8s %8s %15s %4s", "payload", "conns", "k",
+                  "server", "msgs/s", xcol, "p50 us", "p99 us", "user us", "sys us",
                   "MB/s tx/rx", "lg%")
     print hdr
-    print sprintf("%-8s %5s %2s  %-9s %9s %6s %9s %9s %8s %8s %15s %4s", "", "", "", "", "", "",
+    print sprintf("%-8s %5s %2s  %-10s %9s %7s %9s %9s %8s %8s %15s %4s", "", "", "", "", "", "",
                   "", "", "/msg", "/msg", "(wire)", "")
     for (c = 1; c <= nc; c++) {
         split(cmb[c], q, ":")
@@ -281,20 +364,32 @@ END {
             name = srv[i]
             key = name SUBSEP q[1] SUBSEP q[2] SUBSEP q[3]
             if (!(key in runs)) {
-                printf "%-8s %5s %2s  %-9s %9s\n", human(q[1]), q[2], q[3], name, "FAILED"
+                printf "%-8s %5s %2s  %-10s %9s\n", human(q[1]), q[2], q[3], name, "FAILED"
                 continue
             }
-            # ratio: per round against tcp-echo in the same round, then the median
+            # ratio: per round against the reference server (tcp-echo, or with --tls the
+            # same server over ws://) in the same round, then the median
             ratios = ""
-            for (r in seen_round) {
+            for (r = 1; r <= maxr && (name in refof); r++) {
                 a = name SUBSEP r SUBSEP q[1] SUBSEP q[2] SUBSEP q[3]
-                b = "tcp-echo" SUBSEP r SUBSEP q[1] SUBSEP q[2] SUBSEP q[3]
+                b = refof[name] SUBSEP r SUBSEP q[1] SUBSEP q[2] SUBSEP q[3]
                 if ((a in rate) && (b in rate) && rate[b] > 0)
                     ratios = ratios " " (rate[a] / rate[b])
             }
             ratio = median(ratios)
+            if (ratio != "" && tls) {
+                # the same question asked of the server CPU: plain us/msg over TLS us/msg
+                # (what the ratio would be with the server the only bottleneck)
+                rk = refof[name] SUBSEP q[1] SUBSEP q[2] SUBSEP q[3]
+                cpu = median(vals[key SUBSEP "user"]) + median(vals[key SUBSEP "sys"])
+                cpu_ref = median(vals[rk SUBSEP "user"]) + median(vals[rk SUBSEP "sys"])
+                summary = summary sprintf("  %-10s / %-7s %6s k=%s: %.2f (rounds:%s);", name,
+                                          refof[name], human(q[1]), q[3], ratio, rounded(ratios))
+                summary = summary sprintf(" server CPU/msg %.2f -> %.2f us: %s\n", cpu_ref, cpu,
+                                          cpu > 0 ? sprintf("%.2f", cpu_ref / cpu) : "-")
+            }
             note = (key in fails) ? sprintf("  (%d failed)", fails[key]) : ""
-            printf "%-8s %5s %2s  %-9s %9.0f %6s %9.0f %9.0f %8.2f %8.2f %15s %4.0f%s\n",
+            printf "%-8s %5s %2s  %-10s %9.0f %7s %9.0f %9.0f %8.2f %8.2f %15s %4.0f%s\n",
                 human(q[1]), q[2], q[3], name, median(vals[key SUBSEP "rate"]),
                 ratio == "" ? "-" : sprintf("%.2f", ratio),
                 median(vals[key SUBSEP "p50"]), median(vals[key SUBSEP "p99"]),
@@ -302,6 +397,12 @@ END {
                 sprintf("%.1f/%.1f", median(vals[key SUBSEP "tx"]), median(vals[key SUBSEP "rx"])),
                 median(vals[key SUBSEP "lg"]), note
         }
+    }
+    if (summary != "") {
+        print ""
+        print "TLS / plain msgs/s (median of the per-round ratios; the issue asks >= 0.8 at 1 KiB),"
+        print "then the server user+sys CPU per message, plain -> TLS, and their ratio:"
+        printf "%s", summary
     }
 }' "$results"
 

@@ -1,6 +1,8 @@
 // ws-echo — Node.js `ws` echo server, a peer for the echo benchmark.
 //
-//   node ws-echo.js PORT      serves ws://127.0.0.1:PORT/echo
+//   node ws-echo.js PORT                serves ws://127.0.0.1:PORT/echo
+//   node ws-echo.js PORT CERT KEY       serves wss://127.0.0.1:PORT/echo (Node's https,
+//                                       PEM certificate chain and key files)
 //
 // Each message is sent back whole with its own opcode (text stays text). `ws` is not
 // vendored: bench/echo/run.sh installs it outside the repository with
@@ -10,14 +12,26 @@
 const { WebSocketServer } = require('ws');
 
 const port = Number(process.argv[2]);
-if (!Number.isInteger(port) || port < 1 || port > 65535) {
-  console.error('usage: node ws-echo.js PORT');
+const [certFile, keyFile] = process.argv.slice(3);
+if (!Number.isInteger(port) || port < 1 || port > 65535 || process.argv.length === 4 ||
+    process.argv.length > 5) {
+  console.error('usage: node ws-echo.js PORT [CERT KEY]');
   process.exit(2);
+}
+const tls = certFile !== undefined;
+const scheme = tls ? 'wss' : 'ws';
+
+let server;
+if (tls) {
+  const fs = require('fs');
+  server = require('https').createServer({
+    cert: fs.readFileSync(certFile),
+    key: fs.readFileSync(keyFile),
+  });
 }
 
 const wss = new WebSocketServer({
-  host: '127.0.0.1',
-  port,
+  ...(tls ? { server } : { host: '127.0.0.1', port }),
   path: '/echo',
   perMessageDeflate: false,
   clientTracking: false,
@@ -29,14 +43,23 @@ wss.on('connection', (ws) => {
   ws.on('error', () => ws.terminate());
 });
 
-wss.on('listening', () => {
+function listening() {
   const { version } = require('ws/package.json');
-  console.error(`ws-echo: listening on ws://127.0.0.1:${port}/echo (node ${process.version}, ws ${version})`);
-});
+  console.error(`ws-echo: listening on ${scheme}://127.0.0.1:${port}/echo (node ${process.version}, ws ${version})`);
+}
 
-wss.on('error', (err) => {
+function failed(err) {
   console.error(`ws-echo: ${err.message}`);
   process.exit(1);
-});
+}
+
+wss.on('error', failed);
+if (tls) {
+  server.on('error', failed);
+  server.on('tlsClientError', () => {}); // a client that gave up mid-handshake
+  server.listen(port, '127.0.0.1', listening);
+} else {
+  wss.on('listening', listening);
+}
 
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(0));
