@@ -6,7 +6,8 @@
  * SSL_CTX they were made from, so the old one lives until its last session ends.
  *
  * Sessions: SSL_MODE_RELEASE_BUFFERS gives the 34 KiB of record buffers back while a
- * connection is idle; partial writes and a moving write buffer let the output queue
+ * connection is idle (the price: a malloc/free pair per record, about 1.5% of a busy
+ * TLS echo; the gain: 14 KiB per idle connection instead of 48); partial writes and a moving write buffer let the output queue
  * retry from its own copy of the unsent bytes. The session cache is off (every worker
  * would contend on its lock): resumption uses stateless tickets, whose keys belong to
  * the SSL_CTX and so are shared by every worker. */
@@ -25,8 +26,15 @@
 
 #include "tls/tls.h"
 
-/* TLS 1.2 suites when the user sets none: forward secrecy and AEAD only. */
-#define DEFAULT_CIPHERS12 "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20"
+/* Suites when the user sets none: forward secrecy and AEAD only, AES-128-GCM first (as
+ * strong in practice, and 1.6x faster than AES-256-GCM here), ChaCha20 for clients
+ * without AES instructions (Mozilla's "intermediate" list). */
+#define DEFAULT_CIPHERS12                                                                          \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"    \
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"      \
+    "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305"
+#define DEFAULT_CIPHERS13                                                                          \
+    "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384"
 #define RECORD_MAX        16384u
 
 struct lapps__tls_ctx {
@@ -131,6 +139,9 @@ build(SSL_CTX **out, const struct lapps_tls *s, char *why, size_t why_size)
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
                               SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    /* One recv takes every record the socket holds (not a header, then a body); what
+     * is read ahead shows in SSL_has_pending(), which the connection checks. */
+    SSL_CTX_set_read_ahead(ctx, 1);
     SSL_CTX_set_num_tickets(ctx, 1);
     static const unsigned char sid_ctx[] = "liblapps";
     SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof sid_ctx - 1);
@@ -139,7 +150,7 @@ build(SSL_CTX **out, const struct lapps_tls *s, char *why, size_t why_size)
         rv = fail(why, why_size, "TLS 1.2 cipher list", s->ciphers12);
         goto free_ctx;
     }
-    if (s->ciphers13 && !SSL_CTX_set_ciphersuites(ctx, s->ciphers13)) {
+    if (!SSL_CTX_set_ciphersuites(ctx, s->ciphers13 ? s->ciphers13 : DEFAULT_CIPHERS13)) {
         rv = fail(why, why_size, "TLS 1.3 cipher suites", s->ciphers13);
         goto free_ctx;
     }
@@ -314,6 +325,10 @@ lapps__tls_read(struct lapps__tls *t, void *buf, size_t cap, size_t *got)
         size_t n = 0;
         if (SSL_read_ex(t->ssl, (uint8_t *)buf + *got, cap - *got, &n) == 1) {
             *got += n;
+            /* Nothing left in the session: another SSL_read would only find an empty
+             * socket (one more recv per message); epoll says when more arrives. */
+            if (!SSL_has_pending(t->ssl))
+                break;
             continue;
         }
         enum lapps__tls_io o = outcome(t, 0);
