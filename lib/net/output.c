@@ -268,7 +268,8 @@ lapps__out_send(struct lapps_conn *c, uint8_t opcode, const void *data, size_t l
         uint8_t *dst = w->cork + w->cork_len;
         dst[0] = (uint8_t)(0x80 | opcode);
         dst[1] = (uint8_t)len;
-        memcpy(dst + 2, data, len);
+        if (len) /* an empty message may come with data NULL */
+            memcpy(dst + 2, data, len);
         struct iovec *last = w->cork_n ? &w->cork_iov[w->cork_n - 1] : NULL;
         if (last && (uint8_t *)last->iov_base + last->iov_len == dst)
             last->iov_len += 2 + len;
