@@ -7,9 +7,9 @@
  *
  * Sessions: SSL_MODE_RELEASE_BUFFERS gives the 34 KiB of record buffers back while a
  * connection is idle (the price: a malloc/free pair per record, about 1.5% of a busy
- * TLS echo; the gain: 14 KiB per idle connection instead of 48); partial writes and a moving write buffer let the output queue
- * retry from its own copy of the unsent bytes. The session cache is off (every worker
- * would contend on its lock): resumption uses stateless tickets, whose keys belong to
+ * TLS echo; the gain: 14 KiB per idle connection instead of 48); partial writes and a moving write
+ * buffer let the output queue retry from its own copy of the unsent bytes. The session cache is off
+ * (every worker would contend on its lock): resumption uses stateless tickets, whose keys belong to
  * the SSL_CTX and so are shared by every worker. */
 #include <errno.h>
 #include <pthread.h>
@@ -30,12 +30,12 @@
  * strong in practice, and 1.6x faster than AES-256-GCM here), ChaCha20 for clients
  * without AES instructions (Mozilla's "intermediate" list). */
 #define DEFAULT_CIPHERS12                                                                          \
-    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"    \
-    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"      \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"     \
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"       \
     "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305"
 #define DEFAULT_CIPHERS13                                                                          \
     "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384"
-#define RECORD_MAX        16384u
+#define RECORD_MAX 16384u
 
 struct lapps__tls_ctx {
     struct lapps_tls *settings;
