@@ -471,9 +471,10 @@ lapps_server_reload_tls(lapps_server *srv)
     if (!srv)
         return LAPPS_ERR_INVAL;
     pthread_mutex_lock(&srv->reload_lock);
-    int rv = 0;
+    int rv = 0, tls = 0;
     size_t n = srv->opts.n_listeners, i;
     for (i = 0; i < n && rv == 0; i++) {
+        tls += srv->tls[i] != NULL;
         char why[512];
         if (srv->tls[i] && (rv = lapps__tls_ctx_prepare(srv->tls[i], why, sizeof why)) != 0)
             lapps__log(srv, LAPPS_LOG_ERROR, "TLS reload, listener %s:%u: %s; nothing changed",
@@ -489,7 +490,7 @@ lapps_server_reload_tls(lapps_server *srv)
             lapps__tls_ctx_abort(srv->tls[i]);
     }
     pthread_mutex_unlock(&srv->reload_lock);
-    if (rv == 0)
+    if (rv == 0 && tls)
         lapps__log(srv, LAPPS_LOG_INFO, "TLS certificates reloaded");
     return rv;
 }
