@@ -24,7 +24,17 @@
  * wss:// URLs: the same over TLS (OpenSSL, non-blocking: the TLS handshake is driven by
  * the epoll loop, then the WebSocket handshake and frames go through SSL_read and
  * SSL_write). The server's certificate is NOT verified (a benchmark, not a client).
- * The plain path pays one branch per I/O call for this. */
+ * The plain path pays one branch per I/O call for this.
+ *
+ * --lapps: the LAppS protocol (a LAppS echo service such as lappsd's /echo_lapps). Each
+ * message is the CBOR request {"lapps": 1, "method": "echo", "params": [<byte string of S
+ * bytes>]}, the byte string being the message's slice of the pattern; the answer must be
+ * exactly the CBOR bytes {"cid": 0, "result": [<the same byte string>], "status": 1}.
+ * Requests and expected responses are built once, for each slice of the pattern (payloads
+ * up to 64 KiB; above, the CBOR around the slice is built once and the slice masked and
+ * compared apart), so a message costs one mask pass and one memcmp as in the plain mode.
+ * Every answer is compared byte for byte. A request and its response count as one
+ * message. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -61,7 +71,8 @@
 #define HS_MAX         8192
 #define PAT_SHIFTS     256
 #define MAX_EVENTS     512
-#define CLOSE_TIMEOUT  3.0 /* plus 1 s per 2000 connections, plus twice the drain time */
+#define LAPPS_PREBUILT (64u << 10) /* larger --lapps payloads: built per message */
+#define CLOSE_TIMEOUT  3.0         /* plus 1 s per 2000 connections, plus twice the drain time */
 
 /* Latency histogram: exact below 64 ns, then 32 sub-buckets per power of two (~3 %). */
 #define HIST_SUB     32
@@ -124,6 +135,7 @@ static struct {
     bool json;
     bool idle;
     bool tls;
+    bool lapps;               /* --lapps: CBOR requests, CBOR responses */
     const char *ciphersuites; /* --tls-ciphersuites */
     char host[256];
     char port[16];
@@ -137,6 +149,20 @@ static struct {
     struct conn *c;
     uint64_t *ts;
     uint8_t *pat;
+    size_t msg_len; /* the bytes of an echo: S, or with --lapps a whole CBOR response */
+    /* --lapps: request = req_pre + slice; response = resp_pre + slice + resp_suf */
+    uint8_t req_pre[48];
+    size_t req_pre_len;
+    uint8_t resp_pre[48];
+    size_t resp_pre_len;
+    uint8_t resp_suf[8];
+    size_t resp_suf_len;
+    /* --lapps with S <= LAPPS_PREBUILT: the whole request and the whole expected
+     * response for each of the PAT_SHIFTS slices, so that a message costs one mask pass
+     * and one memcmp, as in the plain mode */
+    uint8_t *lreq;  /* PAT_SHIFTS x req_len */
+    uint8_t *lresp; /* PAT_SHIFTS x msg_len */
+    size_t req_len;
     uint8_t *scratch;
     uint8_t *rbuf;
     unsigned started;
@@ -329,10 +355,16 @@ proc_rss_kb(long pid)
 /* ---- payload pattern -------------------------------------------------------------- */
 
 /* Message n of connection c is pat[shift .. shift + S), shift depending on (n, c). */
+static size_t
+msg_shift(const struct conn *c, uint64_t seq)
+{
+    return (seq * 97u + c->id * 13u) & (PAT_SHIFTS - 1);
+}
+
 static const uint8_t *
 msg_bytes(const struct conn *c, uint64_t seq)
 {
-    return g.pat + ((seq * 97u + c->id * 13u) & (PAT_SHIFTS - 1));
+    return g.pat + msg_shift(c, seq);
 }
 
 static void
@@ -508,7 +540,8 @@ conn_flush(struct conn *c)
         shutdown(c->fd, SHUT_WR);
 }
 
-static size_t
+/* inlined: the send loop's speed must not depend on how many callers there are */
+static inline __attribute__((always_inline)) size_t
 put_header(uint8_t *p, uint8_t b0, uint64_t len, const uint8_t key[4])
 {
     size_t h = 0;
@@ -528,10 +561,41 @@ put_header(uint8_t *p, uint8_t b0, uint64_t len, const uint8_t key[4])
     return h + 4;
 }
 
+/* --lapps: the next n requests of c in one send(). */
+static __attribute__((noinline)) void
+send_lapps(struct conn *c, unsigned n, uint64_t now)
+{
+    uint8_t *p = g.scratch;
+    for (unsigned i = 0; i < n; i++) {
+        uint32_t r = xorshift32(&c->rng);
+        uint8_t key[4];
+        memcpy(key, &r, 4);
+        p += put_header(p, 0x82, g.req_len, key);
+        if (g.lreq) { /* prebuilt: one mask pass */
+            mask_copy(p, g.lreq + msg_shift(c, c->sent) * g.req_len, g.req_len, key);
+        } else { /* large payloads: CBOR head and slice masked apart */
+            uint8_t key2[4];
+            size_t pre = g.req_pre_len;
+            mask_copy(p, g.req_pre, pre, key);
+            for (unsigned j = 0; j < 4; j++) /* the mask goes on where the head ended */
+                key2[j] = key[(pre + j) & 3];
+            mask_copy(p + pre, msg_bytes(c, c->sent), g.size, key2);
+        }
+        p += g.req_len;
+        c->ts[c->sent % g.inflight] = now;
+        c->sent++;
+    }
+    conn_write(c, g.scratch, (size_t)(p - g.scratch));
+}
+
 /* Sends the next n messages of c in one send(). */
 static void
 send_msgs(struct conn *c, unsigned n, uint64_t now)
 {
+    if (g.lapps) {
+        send_lapps(c, n, now);
+        return;
+    }
     uint8_t *p = g.scratch;
     for (unsigned i = 0; i < n; i++) {
         const uint8_t *src = msg_bytes(c, c->sent);
@@ -650,6 +714,147 @@ verify(struct conn *c, const uint8_t *p, size_t n)
     c->msg_off += n;
 }
 
+/* ---- --lapps: the CBOR around the payload ------------------------------------------ */
+
+/* A CBOR head (major type, argument) in the shortest form; returns its length. */
+static size_t
+cbor_head(uint8_t *p, unsigned major, uint64_t arg)
+{
+    uint8_t m = (uint8_t)(major << 5);
+    if (arg < 24) {
+        p[0] = m | (uint8_t)arg;
+        return 1;
+    }
+    unsigned bytes = arg <= 0xff ? 1 : arg <= 0xffff ? 2 : arg <= 0xffffffffu ? 4 : 8;
+    p[0] = m | (bytes == 1 ? 24 : bytes == 2 ? 25 : bytes == 4 ? 26 : 27);
+    for (unsigned i = 0; i < bytes; i++)
+        p[1 + i] = (uint8_t)(arg >> (8 * (bytes - 1 - i)));
+    return 1 + bytes;
+}
+
+static size_t
+cbor_text(uint8_t *p, const char *s)
+{
+    size_t n = strlen(s), h = cbor_head(p, 3, n);
+    memcpy(p + h, s, n);
+    return h + n;
+}
+
+/* Request {"lapps": 1, "method": "echo", "params": [h'<S bytes>']} and response
+ * {"cid": 0, "result": [h'<S bytes>'], "status": 1} (the order lappsd writes, as LAppS
+ * did), without the S bytes, which are the message's slice of the pattern. */
+static void
+lapps_init(void)
+{
+    uint8_t *p = g.req_pre;
+    p += cbor_head(p, 5, 3);
+    p += cbor_text(p, "lapps");
+    p += cbor_head(p, 0, 1);
+    p += cbor_text(p, "method");
+    p += cbor_text(p, "echo");
+    p += cbor_text(p, "params");
+    p += cbor_head(p, 4, 1);
+    p += cbor_head(p, 2, g.size);
+    g.req_pre_len = (size_t)(p - g.req_pre);
+    p = g.resp_pre;
+    p += cbor_head(p, 5, 3);
+    p += cbor_text(p, "cid");
+    p += cbor_head(p, 0, 0);
+    p += cbor_text(p, "result");
+    p += cbor_head(p, 4, 1);
+    p += cbor_head(p, 2, g.size);
+    g.resp_pre_len = (size_t)(p - g.resp_pre);
+    p = g.resp_suf;
+    p += cbor_text(p, "status");
+    p += cbor_head(p, 0, 1);
+    g.resp_suf_len = (size_t)(p - g.resp_suf);
+    g.msg_len = g.resp_pre_len + g.size + g.resp_suf_len;
+    g.req_len = g.req_pre_len + g.size;
+    if (g.size > LAPPS_PREBUILT)
+        return;
+    g.lreq = xmalloc(PAT_SHIFTS * g.req_len);
+    g.lresp = xmalloc(PAT_SHIFTS * g.msg_len);
+    for (size_t sh = 0; sh < PAT_SHIFTS; sh++) {
+        uint8_t *q = g.lreq + sh * g.req_len;
+        memcpy(q, g.req_pre, g.req_pre_len);
+        memcpy(q + g.req_pre_len, g.pat + sh, g.size);
+        q = g.lresp + sh * g.msg_len;
+        memcpy(q, g.resp_pre, g.resp_pre_len);
+        memcpy(q + g.resp_pre_len, g.pat + sh, g.size);
+        memcpy(q + g.resp_pre_len + g.size, g.resp_suf, g.resp_suf_len);
+    }
+}
+
+__attribute__((noreturn)) static void
+lapps_mismatch(struct conn *c, const uint8_t *p, size_t n, size_t i)
+{
+    /* what the message should be at that offset, and the bytes that came (hex) */
+    uint64_t off = c->msg_off + i;
+    const char *part = off < g.resp_pre_len            ? "the CBOR head (cid, result)"
+                       : off < g.resp_pre_len + g.size ? "the echoed params byte string"
+                                                       : "the CBOR tail (status)";
+    char got[3 * 24 + 1] = "";
+    size_t m = n - i < 24 ? n - i : 24;
+    for (size_t j = 0; j < m; j++)
+        snprintf(got + 3 * j, 4, "%02x ", p[i + j]);
+    conn_die(c,
+             "wrong LAppS response: byte %" PRIu64 " of response %" PRIu64 " (in %s) differs; "
+             "received from there: %s(expected {\"cid\":0,\"result\":[h'<%zu bytes>'],"
+             "\"status\":1}, %zu bytes)",
+             off, c->recvd, part, got, g.size, g.msg_len);
+}
+
+/* Compares p[0..n) with the expected response at offset c->msg_off (prebuilt, or part by
+ * part: CBOR head, the slice, CBOR tail). */
+static void
+verify_lapps(struct conn *c, const uint8_t *p, size_t n)
+{
+    if (c->recvd >= c->sent)
+        conn_die(c, "%zu bytes arrived with no message in flight", n);
+    if (c->msg_off + n > g.msg_len) {
+        size_t ok = g.msg_len - c->msg_off;
+        verify_lapps(c, p, ok); /* a wrong byte first, if there is one */
+        conn_die(c, "LAppS response longer than the %zu bytes expected", g.msg_len);
+    }
+    if (g.lresp) { /* precomputed: one comparison, as verify() does */
+        const uint8_t *want = g.lresp + msg_shift(c, c->recvd) * g.msg_len + c->msg_off;
+        if (memcmp(p, want, n) != 0) {
+            size_t j = 0;
+            while (p[j] == want[j])
+                j++;
+            lapps_mismatch(c, p, n, j);
+        }
+        c->msg_off += n;
+        return;
+    }
+    size_t i = 0;
+    while (i < n) {
+        uint64_t off = c->msg_off + i;
+        const uint8_t *want;
+        size_t seg;
+        if (off < g.resp_pre_len) {
+            want = g.resp_pre + off;
+            seg = g.resp_pre_len - off;
+        } else if (off < g.resp_pre_len + g.size) {
+            want = msg_bytes(c, c->recvd) + (off - g.resp_pre_len);
+            seg = g.resp_pre_len + g.size - off;
+        } else {
+            want = g.resp_suf + (off - g.resp_pre_len - g.size);
+            seg = g.msg_len - off;
+        }
+        if (seg > n - i)
+            seg = n - i;
+        if (memcmp(p + i, want, seg) != 0) {
+            size_t j = 0;
+            while (p[i + j] == want[j])
+                j++;
+            lapps_mismatch(c, p, n, i + j);
+        }
+        i += seg;
+    }
+    c->msg_off += n;
+}
+
 static void
 process_raw(struct conn *c, const uint8_t *p, size_t n, uint64_t now)
 {
@@ -690,15 +895,16 @@ frame_end(struct conn *c, uint64_t now)
     default:
         if (!c->fin)
             return;
-        if (c->msg_off != g.size)
-            conn_die(c, "short echo: %" PRIu64 " of %zu bytes", c->msg_off, g.size);
+        if (c->msg_off != g.msg_len)
+            conn_die(c, "short %s: %" PRIu64 " of %zu bytes", g.lapps ? "LAppS response" : "echo",
+                     c->msg_off, g.msg_len);
         c->in_msg = false;
         c->msg_off = 0;
         message_done(c, now);
     }
 }
 
-static void
+static inline __attribute__((always_inline)) void
 header_done(struct conn *c, uint64_t now)
 {
     const uint8_t *h = c->hdr;
@@ -751,8 +957,9 @@ header_done(struct conn *c, uint64_t now)
         frame_end(c, now);
 }
 
-static void
-process_ws(struct conn *c, const uint8_t *p, size_t n, uint64_t now)
+/* Inlined twice (lapps false / true), so the plain mode's loop has no branch for --lapps. */
+static inline __attribute__((always_inline)) void
+process_frames(struct conn *c, const uint8_t *p, size_t n, uint64_t now, bool lapps)
 {
     while (n > 0 && !c->closed) {
         if (!c->in_frame) {
@@ -780,6 +987,8 @@ process_ws(struct conn *c, const uint8_t *p, size_t n, uint64_t now)
         if (c->opcode & 0x8) {
             memcpy(c->ctl + c->ctl_len, p, take);
             c->ctl_len += (uint8_t)take;
+        } else if (lapps) {
+            verify_lapps(c, p, take);
         } else {
             verify(c, p, take);
         }
@@ -789,6 +998,15 @@ process_ws(struct conn *c, const uint8_t *p, size_t n, uint64_t now)
         if (c->frame_left == 0)
             frame_end(c, now);
     }
+}
+
+static void
+process_ws(struct conn *c, const uint8_t *p, size_t n, uint64_t now)
+{
+    if (g.lapps)
+        process_frames(c, p, n, now, true);
+    else
+        process_frames(c, p, n, now, false);
 }
 
 /* ---- handshake -------------------------------------------------------------------- */
@@ -1121,6 +1339,8 @@ usage(FILE *f)
           "              with --idle: settle time before reading VmRSS, default 3)\n"
           "  -p PID      server PID: report its CPU per message (or RSS with --idle)\n"
           "  --raw       plain TCP echo: send S bytes, read S bytes back\n"
+          "  --lapps     LAppS protocol: CBOR {lapps:1, method:\"echo\", params:[h'S bytes']},\n"
+          "              answer must be {cid:0, result:[the same], status:1} byte for byte\n"
           "  --idle      open the connections, send nothing, report server RSS per conn\n"
           "  --json      print the result as one JSON object\n"
           "  --tls-ciphersuites LIST  wss://: TLS 1.3 suites to offer (OpenSSL syntax)\n"
@@ -1258,6 +1478,7 @@ main(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"raw", no_argument, NULL, 'R'},
+        {"lapps", no_argument, NULL, 'L'},
         {"json", no_argument, NULL, 'J'},
         {"idle", no_argument, NULL, 'I'},
         {"tls-ciphersuites", required_argument, NULL, 'T'},
@@ -1294,6 +1515,9 @@ main(int argc, char **argv)
         case 'R':
             g.raw = true;
             break;
+        case 'L':
+            g.lapps = true;
+            break;
         case 'J':
             g.json = true;
             break;
@@ -1329,6 +1553,8 @@ main(int argc, char **argv)
         die("the measured window (-d) must be longer than 0 s");
     if (g.idle && g.pid == 0)
         die("--idle needs the server's PID (-p)");
+    if (g.lapps && g.raw)
+        die("--lapps speaks WebSocket: not with --raw");
     parse_url(argv[optind]);
     if (g.tls)
         tls_init();
@@ -1345,13 +1571,16 @@ main(int argc, char **argv)
     g.c = calloc(g.conns, sizeof *g.c);
     g.ts = calloc((size_t)g.conns * g.inflight, sizeof *g.ts);
     g.pat = xmalloc(g.size + PAT_SHIFTS);
-    g.scratch = xmalloc((size_t)g.inflight * (g.size + 14));
+    g.scratch = xmalloc((size_t)g.inflight * (g.size + 14 + sizeof g.req_pre));
     g.rbuf = xmalloc(RBUF_SIZE);
     if (!g.c || !g.ts)
         die("out of memory");
     uint32_t seed = 0x2545F491u;
     for (size_t i = 0; i < g.size + PAT_SHIFTS; i++)
         g.pat[i] = (uint8_t)(xorshift32(&seed) >> 24);
+    g.msg_len = g.size;
+    if (g.lapps)
+        lapps_init(); /* after the pattern: it copies its slices */
 
     long rss0 = g.idle ? proc_rss_kb(g.pid) : 0, rss1 = 0;
     if (g.idle && rss0 < 0)
@@ -1484,7 +1713,10 @@ main(int argc, char **argv)
         user = (double)(u1 - u0) / hz * 1e6 / (double)msgs;
         sys = (double)(s1 - s0) / hz * 1e6 / (double)msgs;
     }
-    const char *mode = g.raw ? "raw" : g.tls ? "wss" : "ws";
+    const char *mode = g.raw     ? "raw"
+                       : g.lapps ? (g.tls ? "wss-lapps" : "lapps")
+                       : g.tls   ? "wss"
+                                 : "ws";
     if (g.json) {
         printf("{\"mode\":\"%s\",\"conns\":%u,\"inflight\":%u,\"size\":%zu,\"window_s\":%.3f,"
                "\"msgs\":%" PRIu64 ",\"msgs_per_s\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f,"

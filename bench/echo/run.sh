@@ -3,6 +3,7 @@
 #
 #   bench/echo/run.sh [--quick] [--lappsd PATH] [--build DIR] [--rounds N] [--keep DIR]
 #   bench/echo/run.sh --tls [--quick] [--lappsd PATH] [--build DIR] [--rounds N] [--keep DIR]
+#   bench/echo/run.sh --lapps [--quick] [--lappsd PATH] [--build DIR] [--rounds N] [--keep DIR]
 #
 # Servers, each pinned to core 0: tcp-echo (the raw TCP floor, loadgen --raw), lws-echo
 # (libwebsockets), node ws (ws-echo.js) and, with --lappsd PATH, lappsd (started as PATH
@@ -17,13 +18,21 @@
 # 20 B and 1 KiB, 100 connections, k=1 and 8; 'x plain' is each TLS server's msgs/s
 # over its own plain msgs/s in the same round. --lappsd defaults to build/cmd/lappsd/lappsd.
 #
+# --lapps: the LAppS protocol against the raw echo: one lappsd (-c DIR, one worker) serving
+# both ws://127.0.0.1:5083/echo (loadgen plain, row 'lappsd') and /echo_lapps (loadgen
+# --lapps: CBOR requests echoed as {cid, result, status}, row 'echo_lapps'). Payloads 20 B
+# and 1 KiB, 100 connections, k=1 and 8; 'x raw' is echo_lapps' msgs/s over /echo's in the
+# same round; below the table the server user CPU per message of each and the difference
+# (what the protocol costs per request). --lappsd defaults to build/cmd/lappsd/lappsd.
+#
 # --quick: 4 combinations, 1 round, 2 s windows (a smoke test, not a result).
 # --build DIR: Meson build directory with bench/echo/loadgen (default: build).
 # --keep DIR: keep the raw loadgen output and the server logs in DIR.
 #
 # Environment: LAPPS_BENCH_NODE_DIR (where `ws` is installed, outside the repo; default
 # ${TMPDIR:-/tmp}/lapps-bench-node), LAPPS_BENCH_PORT (first peer port, default 5091),
-# LAPPS_BENCH_SERVER_CPU / LAPPS_BENCH_CLIENT_CPU (default 0 / 1).
+# LAPPS_BENCH_SERVER_CPU / LAPPS_BENCH_CLIENT_CPU (default 0 / 1), LAPPS_BENCH_LAPPSD_PORT
+# (lappsd's port with --lapps, default 5083).
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -31,6 +40,7 @@ repo=$(cd "$here/../.." && pwd)
 
 quick=0
 tls=0
+lapps=0
 lappsd=""
 build="$repo/build"
 rounds=""
@@ -39,6 +49,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
     --quick) quick=1 ;;
     --tls) tls=1 ;;
+    --lapps) lapps=1 ;;
     --lappsd) lappsd=${2:?--lappsd needs a path}; shift ;;
     --build) build=${2:?--build needs a directory}; shift ;;
     --rounds) rounds=${2:?--rounds needs a number}; shift ;;
@@ -49,11 +60,16 @@ while [ $# -gt 0 ]; do
     shift
 done
 
-if [ "$tls" = 1 ]; then
+if [ "$tls" = 1 ] && [ "$lapps" = 1 ]; then
+    echo "run.sh: --tls and --lapps are separate runs" >&2
+    exit 2
+fi
+if [ "$tls" = 1 ] || [ "$lapps" = 1 ]; then
     combos="20:100:1 20:100:8 1024:100:1 1024:100:8"
     if [ "$quick" = 1 ]; then
         warm=1 dur=2 rounds=${rounds:-1}
         combos="1024:100:1 1024:100:8"
+        [ "$lapps" = 1 ] && combos="20:100:1 20:100:8"
     else
         warm=1 dur=3 rounds=${rounds:-3}
     fi
@@ -149,6 +165,14 @@ start() {
     pid[$name]=$p mode[$name]=$m url[$name]=$u dead[$name]=""
 }
 
+# also NAME MODE URL OF: another row measured on server OF's process (another service of it)
+also() {
+    local name=$1 m=$2 u=$3 of=$4
+    [ -z "${pid[$of]:-}" ] && return
+    names+=("$name")
+    pid[$name]=${pid[$of]} mode[$name]=$m url[$name]=$u log[$name]=${log[$of]} dead[$name]=""
+}
+
 # installs ws@8 into $node_dir if needed; true when node and ws are usable
 node_ws() {
     command -v node >/dev/null || { echo "run.sh: node not found: node ws skipped" >&2; return 1; }
@@ -199,6 +223,22 @@ if [ "$tls" = 1 ]; then
         echo "run.sh: --tls needs both lappsd servers running" >&2
         exit 1
     fi
+elif [ "$lapps" = 1 ]; then
+    # one lappsd, one worker: /echo (raw C echo) and /echo_lapps (LAppS protocol, C service)
+    if [ ! -x "$lappsd" ]; then
+        echo "run.sh: lappsd '$lappsd' not found or not executable (--lappsd PATH)" >&2
+        exit 1
+    fi
+    lp=${LAPPS_BENCH_LAPPSD_PORT:-5083}
+    mkdir -p "$work/lappsd"
+    printf '{"ip":"127.0.0.1","port":%s,"workers":{"workers":1}}\n' "$lp" >"$work/lappsd/ws.json"
+    start lappsd "$lp" ws "ws://127.0.0.1:$lp/echo" "$lappsd" -c "$work/lappsd"
+    if [ -z "${pid[lappsd]:-}" ]; then
+        echo "run.sh: --lapps needs lappsd running (another port: LAPPS_BENCH_LAPPSD_PORT)" >&2
+        exit 1
+    fi
+    also echo_lapps lapps "ws://127.0.0.1:$lp/echo_lapps" lappsd
+    ref[echo_lapps]=lappsd
 else
 
 start tcp-echo "$port0" raw "127.0.0.1:$port0" "$build/bench/peers/tcp-echo" "$port0"
@@ -225,7 +265,7 @@ if node_ws; then
 fi
 for n in "${names[@]}"; do ref[$n]=tcp-echo; done
 
-fi # --tls
+fi # --tls / --lapps
 
 if [ "${#names[@]}" -eq 0 ]; then
     echo "run.sh: no server started" >&2
@@ -258,6 +298,7 @@ for ((r = 1; r <= rounds; r++)); do
             fi
             args=(-c "$conns" -k "$k" -s "$size" -w "$warm" -d "$dur" -p "${pid[$name]}" --json)
             [ "${mode[$name]}" = raw ] && args+=(--raw)
+            [ "${mode[$name]}" = lapps ] && args+=(--lapps)
             out=$(taskset -c "$client_cpu" timeout 120 "$loadgen" "${args[@]}" "${url[$name]}" \
                 2>"$work/err")
             rc=$?
@@ -297,7 +338,11 @@ echo
 echo "Echo benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'): median of $rounds round(s), ${dur} s window" \
     "after ${warm} s warm-up"
 echo "$versions; load average before $loadavg0, after $loadavg1"
-if [ "$tls" = 1 ]; then
+if [ "$lapps" = 1 ]; then
+    xcol="x raw"
+    echo "server CPU $server_cpu, loadgen CPU $client_cpu; one lappsd process (1 worker) serves both rows;" \
+        "'x raw' = echo_lapps msgs/s relative to /echo in the same round"
+elif [ "$tls" = 1 ]; then
     xcol="x plain"
     echo "server CPU $server_cpu, loadgen CPU $client_cpu; 'x plain' = a TLS server's msgs/s relative to" \
         "the same server over ws:// in the same round"
@@ -306,7 +351,7 @@ else
     echo "server CPU $server_cpu, loadgen CPU $client_cpu; 'x tcp' = msgs/s relative to tcp-echo in the same round"
 fi
 echo
-awk -v order="${names[*]}" -v combos="$combos" -v refs="$refs" -v xcol="$xcol" -v tls="$tls" '
+awk -v order="${names[*]}" -v combos="$combos" -v refs="$refs" -v xcol="$xcol" -v tls="$tls" -v lapps="$lapps" '
 function median(list,    a, n, i, j, t) {
     n = split(list, a, " ")
     if (n == 0) return ""
@@ -345,6 +390,8 @@ function human(b) {
     add(key SUBSEP "rx", f["rx_MBps"])
     add(key SUBSEP "lg", f["loadgen_cpu_pct"])
     rate[$1 SUBSEP $2 SUBSEP $3 SUBSEP $4 SUBSEP $5] = f["msgs_per_s"]
+    ucpu[$1 SUBSEP $2 SUBSEP $3 SUBSEP $4 SUBSEP $5] = f["user_us_per_msg"]
+    scpu[$1 SUBSEP $2 SUBSEP $3 SUBSEP $4 SUBSEP $5] = f["sys_us_per_msg"]
     if ($2 + 0 > maxr) maxr = $2 + 0
 }
 END {
@@ -377,6 +424,28 @@ END {
                     ratios = ratios " " (rate[a] / rate[b])
             }
             ratio = median(ratios)
+            if (ratio != "" && lapps) {
+                # the protocol cost per request: user (and user+sys) CPU per message of the
+                # LAppS row minus the raw row, per round, then the median
+                dus = ""; dts = ""
+                for (r = 1; r <= maxr; r++) {
+                    a = name SUBSEP r SUBSEP q[1] SUBSEP q[2] SUBSEP q[3]
+                    b = refof[name] SUBSEP r SUBSEP q[1] SUBSEP q[2] SUBSEP q[3]
+                    if ((a in ucpu) && (b in ucpu)) {
+                        dus = dus " " (ucpu[a] - ucpu[b])
+                        dts = dts " " (ucpu[a] + scpu[a] - ucpu[b] - scpu[b])
+                    }
+                }
+                rk = refof[name] SUBSEP q[1] SUBSEP q[2] SUBSEP q[3]
+                cpu = median(vals[key SUBSEP "user"]) + median(vals[key SUBSEP "sys"])
+                cpu_ref = median(vals[rk SUBSEP "user"]) + median(vals[rk SUBSEP "sys"])
+                summary = summary sprintf("  %6s k=%s: x raw %.2f (rounds:%s); user us/msg %.2f -> %.2f," \
+                                          " %+.2f (rounds:%s);", human(q[1]), q[3], ratio,
+                                          rounded(ratios), median(vals[rk SUBSEP "user"]),
+                                          median(vals[key SUBSEP "user"]), median(dus), rounded(dus))
+                summary = summary sprintf(" user+sys %.2f -> %.2f (%+.2f): %s\n", cpu_ref, cpu,
+                                          median(dts), cpu > 0 ? sprintf("%.2f", cpu_ref / cpu) : "-")
+            }
             if (ratio != "" && tls) {
                 # the same question asked of the server CPU: plain us/msg over TLS us/msg
                 # (what the ratio would be with the server the only bottleneck)
@@ -398,7 +467,15 @@ END {
                 median(vals[key SUBSEP "lg"]), note
         }
     }
-    if (summary != "") {
+    if (summary != "" && lapps) {
+        print ""
+        print "echo_lapps / raw /echo msgs/s (median of the per-round ratios; the issue asks >= 0.9 at"
+        print "small payloads), then the server user CPU per message /echo -> echo_lapps and the difference"
+        print "(the LAppS protocol per request: decode, validate, dispatch, encode; the issue asks <= 0.6 us),"
+        print "then user+sys us/msg /echo -> echo_lapps (difference) and their quotient: the ratio to"
+        print "expect where the server alone is the bottleneck:"
+        printf "%s", summary
+    } else if (summary != "") {
         print ""
         print "TLS / plain msgs/s (median of the per-round ratios; the issue asks >= 0.8 at 1 KiB),"
         print "then the server user+sys CPU per message, plain -> TLS, and their ratio:"
