@@ -3,8 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cbor.h>
-
 #include <lapps/error.h>
 
 #include "proto/cbor.h"
@@ -37,7 +35,7 @@ fail(struct dec *d, int err)
 }
 
 /* The node the next complete item goes to, or NULL (error set). */
-static struct lapps_value *
+static inline __attribute__((always_inline)) struct lapps_value *
 slot(struct dec *d)
 {
     if (d->depth == 0) {
@@ -68,7 +66,7 @@ slot(struct dec *d)
 }
 
 /* After an item completed: close the definite containers it filled. */
-static void
+static inline __attribute__((always_inline)) void
 done(struct dec *d)
 {
     while (d->depth > 0) {
@@ -104,81 +102,6 @@ scalar(struct dec *d, lapps_value_type type, bool neg, uint64_t u, double f, boo
         v->b = b;
     }
     done(d);
-}
-
-static void
-on_u8(void *c, uint8_t x)
-{
-    scalar(c, LAPPS_VALUE_INT, false, x, 0, false);
-}
-static void
-on_u16(void *c, uint16_t x)
-{
-    scalar(c, LAPPS_VALUE_INT, false, x, 0, false);
-}
-static void
-on_u32(void *c, uint32_t x)
-{
-    scalar(c, LAPPS_VALUE_INT, false, x, 0, false);
-}
-static void
-on_u64(void *c, uint64_t x)
-{
-    scalar(c, LAPPS_VALUE_INT, false, x, 0, false);
-}
-static void
-on_n8(void *c, uint8_t x)
-{
-    scalar(c, LAPPS_VALUE_INT, true, x, 0, false);
-}
-static void
-on_n16(void *c, uint16_t x)
-{
-    scalar(c, LAPPS_VALUE_INT, true, x, 0, false);
-}
-static void
-on_n32(void *c, uint32_t x)
-{
-    scalar(c, LAPPS_VALUE_INT, true, x, 0, false);
-}
-static void
-on_n64(void *c, uint64_t x)
-{
-    scalar(c, LAPPS_VALUE_INT, true, x, 0, false);
-}
-static void
-on_f4(void *c, float x)
-{
-    scalar(c, LAPPS_VALUE_FLOAT, false, 0, x, false);
-}
-static void
-on_f8(void *c, double x)
-{
-    scalar(c, LAPPS_VALUE_FLOAT, false, 0, x, false);
-}
-static void
-on_null(void *c)
-{
-    scalar(c, LAPPS_VALUE_NULL, false, 0, 0, false);
-}
-static void
-on_bool(void *c, bool b)
-{
-    scalar(c, LAPPS_VALUE_BOOL, false, 0, 0, b);
-}
-
-/* Tags and "undefined" are well-formed CBOR that a value cannot carry. */
-static void
-on_refused(void *c)
-{
-    fail(c, ((struct dec *)c)->indef_string ? LAPPS_ERR_PROTO : LAPPS_ERR_INVAL);
-}
-
-static void
-on_tag(void *c, uint64_t tag)
-{
-    (void)tag;
-    on_refused(c);
 }
 
 static void
@@ -224,17 +147,6 @@ string(struct dec *d, lapps_value_type type, const uint8_t *p, size_t n)
     done(d);
 }
 
-static void
-on_bytes(void *c, cbor_data p, size_t n)
-{
-    string(c, LAPPS_VALUE_BYTES, p, n);
-}
-static void
-on_text(void *c, cbor_data p, size_t n)
-{
-    string(c, LAPPS_VALUE_TEXT, p, n);
-}
-
 /* Opens a container (or an indefinite string) of `nodes` nodes (SIZE_MAX: indefinite). */
 static void
 open_item(struct dec *d, lapps_value_type type, size_t nodes)
@@ -270,40 +182,8 @@ open_item(struct dec *d, lapps_value_type type, size_t nodes)
 }
 
 static void
-on_array(void *c, size_t n)
+on_break(struct dec *d)
 {
-    open_item(c, LAPPS_VALUE_ARRAY, n);
-}
-static void
-on_map(void *c, size_t n)
-{
-    open_item(c, LAPPS_VALUE_MAP, n > SIZE_MAX / 4 ? SIZE_MAX - 1 : 2 * n);
-}
-static void
-on_indef_array(void *c)
-{
-    open_item(c, LAPPS_VALUE_ARRAY, SIZE_MAX);
-}
-static void
-on_indef_map(void *c)
-{
-    open_item(c, LAPPS_VALUE_MAP, SIZE_MAX);
-}
-static void
-on_indef_bytes(void *c)
-{
-    open_item(c, LAPPS_VALUE_BYTES, SIZE_MAX);
-}
-static void
-on_indef_text(void *c)
-{
-    open_item(c, LAPPS_VALUE_TEXT, SIZE_MAX);
-}
-
-static void
-on_break(void *c)
-{
-    struct dec *d = c;
     if (d->err)
         return;
     struct open *o = d->depth ? &d->stack[d->depth - 1] : NULL;
@@ -326,53 +206,157 @@ on_break(void *c)
     done(d);
 }
 
-static const struct cbor_callbacks callbacks = {
-    .uint8 = on_u8,
-    .uint16 = on_u16,
-    .uint32 = on_u32,
-    .uint64 = on_u64,
-    .negint8 = on_n8,
-    .negint16 = on_n16,
-    .negint32 = on_n32,
-    .negint64 = on_n64,
-    .byte_string_start = on_indef_bytes,
-    .byte_string = on_bytes,
-    .string = on_text,
-    .string_start = on_indef_text,
-    .indef_array_start = on_indef_array,
-    .array_start = on_array,
-    .indef_map_start = on_indef_map,
-    .map_start = on_map,
-    .tag = on_tag,
-    .float2 = on_f4,
-    .float4 = on_f4,
-    .float8 = on_f8,
-    .undefined = on_refused,
-    .null = on_null,
-    .boolean = on_bool,
-    .indef_break = on_break,
-};
+/* IEEE 754 half precision to double (RFC 8949 Appendix D). */
+static double
+half_to_double(unsigned h)
+{
+    unsigned exp = (h >> 10) & 0x1F, mant = h & 0x3FF;
+    double v = exp == 0    ? ldexp(mant, -24)
+               : exp != 31 ? ldexp(mant + 1024, (int)exp - 25)
+               : mant == 0 ? INFINITY
+                           : NAN;
+    return h & 0x8000 ? -v : v;
+}
+
+/* Decodes the item head at data[0..len): major type, argument and length. False when
+ * the head is truncated or uses reserved additional information (28-30); *indef reports
+ * additional information 31, which the caller checks against the major type. */
+static bool
+head(const uint8_t *data, size_t len, unsigned *major, uint64_t *arg, size_t *hlen, bool *indef)
+{
+    unsigned ai = data[0] & 0x1F;
+    *major = data[0] >> 5;
+    *indef = ai == 31;
+    if (ai < 24 || ai == 31) {
+        *arg = ai;
+        *hlen = 1;
+        return true;
+    }
+    if (ai > 27)
+        return false;
+    *hlen = (size_t)1 + ((size_t)1 << (ai - 24));
+    if (len < *hlen)
+        return false;
+    uint64_t v = 0;
+    for (size_t i = 1; i < *hlen; i++)
+        v = v << 8 | data[i];
+    *arg = v;
+    return true;
+}
+
+/* Simple values and floats (major type 7). */
+static void
+simple(struct dec *d, unsigned ai, uint64_t arg)
+{
+    switch (ai) {
+    case 20:
+    case 21:
+        scalar(d, LAPPS_VALUE_BOOL, false, 0, 0, ai == 21);
+        return;
+    case 22:
+        scalar(d, LAPPS_VALUE_NULL, false, 0, 0, false);
+        return;
+    case 25:
+        scalar(d, LAPPS_VALUE_FLOAT, false, 0, half_to_double((unsigned)arg), false);
+        return;
+    case 26: {
+        uint32_t u = (uint32_t)arg;
+        float f;
+        memcpy(&f, &u, 4);
+        scalar(d, LAPPS_VALUE_FLOAT, false, 0, f, false);
+        return;
+    }
+    case 27: {
+        double f;
+        memcpy(&f, &arg, 8);
+        scalar(d, LAPPS_VALUE_FLOAT, false, 0, f, false);
+        return;
+    }
+    case 24:
+        if (arg < 32) { /* a simple value below 32 in the two-byte form */
+            fail(d, LAPPS_ERR_PROTO);
+            return;
+        }
+        break; /* 32-255 are unassigned */
+    default:
+        break;
+    }
+    /* undefined and unassigned simple values: well-formed, but not representable */
+    fail(d, d->indef_string ? LAPPS_ERR_PROTO : LAPPS_ERR_INVAL);
+}
+
+/* Decodes one item head (and a definite string's bytes) and hands it to the builders
+ * above, which check declared counts against d->left, the bytes after the head.
+ * Returns the bytes used; 0 with d->err set on malformed input. */
+static size_t
+item(struct dec *d, const uint8_t *data, size_t len)
+{
+    unsigned major;
+    uint64_t arg;
+    size_t h;
+    bool indef;
+    if (!head(data, len, &major, &arg, &h, &indef) || (indef && (major < 2 || major == 6))) {
+        fail(d, LAPPS_ERR_PROTO); /* truncated, reserved, or an indefinite integer or tag */
+        return 0;
+    }
+    d->left = len - h;
+    switch (major) {
+    case 0:
+    case 1:
+        scalar(d, LAPPS_VALUE_INT, major == 1, arg, 0, false);
+        return h;
+    case 2:
+    case 3: {
+        lapps_value_type t = major == 2 ? LAPPS_VALUE_BYTES : LAPPS_VALUE_TEXT;
+        if (indef) {
+            open_item(d, t, SIZE_MAX);
+            return h;
+        }
+        if (arg > d->left) {
+            fail(d, LAPPS_ERR_PROTO); /* the string runs past the message */
+            return 0;
+        }
+        string(d, t, data + h, (size_t)arg);
+        return h + (size_t)arg;
+    }
+    case 4:
+        open_item(d, LAPPS_VALUE_ARRAY, indef ? SIZE_MAX : arg >= SIZE_MAX ? SIZE_MAX - 1 : arg);
+        return h;
+    case 5:
+        open_item(d, LAPPS_VALUE_MAP,
+                  indef                ? SIZE_MAX
+                  : arg > SIZE_MAX / 4 ? SIZE_MAX - 1
+                                       : 2 * arg);
+        return h;
+    case 6:
+        /* A tag is well-formed CBOR that a value cannot carry. */
+        fail(d, d->indef_string ? LAPPS_ERR_PROTO : LAPPS_ERR_INVAL);
+        return 0;
+    default:
+        if (indef)
+            on_break(d);
+        else
+            simple(d, data[0] & 0x1F, arg);
+        return d->err ? 0 : h;
+    }
+}
 
 int
 lapps__cbor_decode(struct lapps__arena *a, const uint8_t *data, size_t len,
                    struct lapps_value **out)
 {
-    struct dec d = {.a = a};
+    /* Only the scalars are set: the stack of open containers is written before it is
+     * read, and zeroing its 65 entries cost more than decoding a small request. */
+    struct dec d;
+    d.a = a;
+    d.left = len;
+    d.err = 0;
+    d.indef_string = false;
+    d.root = NULL;
+    d.depth = 0;
     size_t off = 0;
-    static const uint8_t head_len[32] = {
-        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-        1, 1, 1, 1, 1, 1, 1, 1, 2, 3, 5, 9, 1, 1, 1, 1,
-    };
-    while (off < len && !d.err) {
-        /* What follows this item's head: the callbacks check declared counts against
-         * it. Each call decodes one head (and a definite string's bytes). */
-        size_t h = head_len[data[off] & 0x1F];
-        d.left = len - off > h ? len - off - h : 0;
-        struct cbor_decoder_result r = cbor_stream_decode(data + off, len - off, &callbacks, &d);
-        if (r.status != CBOR_DECODER_FINISHED || r.read == 0)
-            return LAPPS_ERR_PROTO; /* truncated, or a reserved or malformed byte */
-        off += r.read;
-    }
+    while (off < len && !d.err)
+        off += item(&d, data + off, len - off);
     if (d.err)
         return d.err;
     if (!d.root || d.depth != 0)
@@ -434,8 +418,8 @@ lapps__cbor_head(struct lapps__wbuf *b, unsigned major, uint64_t arg)
         p[i] = (uint8_t)(arg >> (8 * (n - 1 - i)));
 }
 
-static void
-put(struct lapps__wbuf *b, const void *data, size_t n)
+void
+lapps__wbuf_put(struct lapps__wbuf *b, const void *data, size_t n)
 {
     uint8_t *p = reserve(b, n);
     if (p && n)
@@ -446,7 +430,7 @@ void
 lapps__cbor_text(struct lapps__wbuf *b, const char *s, size_t len)
 {
     lapps__cbor_head(b, 3, len);
-    put(b, s, len);
+    lapps__wbuf_put(b, s, len);
 }
 
 void
@@ -463,7 +447,7 @@ put_float(struct lapps__wbuf *b, double d)
 {
     /* Single precision when it keeps the value (and every NaN as the canonical half). */
     if (isnan(d)) {
-        put(b, "\xf9\x7e\x00", 3);
+        lapps__wbuf_put(b, "\xf9\x7e\x00", 3);
         return;
     }
     float f = (float)d;
@@ -474,7 +458,7 @@ put_float(struct lapps__wbuf *b, double d)
         out[0] = 0xfa;
         for (int i = 0; i < 4; i++)
             out[1 + i] = (uint8_t)(u >> (24 - 8 * i));
-        put(b, out, 5);
+        lapps__wbuf_put(b, out, 5);
         return;
     }
     uint64_t u;
@@ -482,7 +466,7 @@ put_float(struct lapps__wbuf *b, double d)
     out[0] = 0xfb;
     for (int i = 0; i < 8; i++)
         out[1 + i] = (uint8_t)(u >> (56 - 8 * i));
-    put(b, out, 9);
+    lapps__wbuf_put(b, out, 9);
 }
 
 static int
@@ -494,10 +478,10 @@ encode(struct lapps__wbuf *b, const struct lapps_value *v, int depth)
     }
     switch (v->type) {
     case LAPPS_VALUE_NULL:
-        put(b, "\xf6", 1);
+        lapps__wbuf_put(b, "\xf6", 1);
         return 0;
     case LAPPS_VALUE_BOOL:
-        put(b, v->b ? "\xf5" : "\xf4", 1);
+        lapps__wbuf_put(b, v->b ? "\xf5" : "\xf4", 1);
         return 0;
     case LAPPS_VALUE_INT:
         lapps__cbor_head(b, v->neg ? 1 : 0, v->u);
@@ -508,7 +492,7 @@ encode(struct lapps__wbuf *b, const struct lapps_value *v, int depth)
     case LAPPS_VALUE_BYTES:
     case LAPPS_VALUE_TEXT:
         lapps__cbor_head(b, v->type == LAPPS_VALUE_TEXT ? 3 : 2, v->n);
-        put(b, v->s, v->n);
+        lapps__wbuf_put(b, v->s, v->n);
         return 0;
     case LAPPS_VALUE_ARRAY:
     case LAPPS_VALUE_MAP: {

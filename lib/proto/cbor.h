@@ -1,10 +1,9 @@
 /* cbor.h — CBOR to values and back, with the protocol's limits (DESIGN.md §6).
  *
- * Decoding drives libcbor's streaming decoder item by item over the message, so every
- * declared length and count is checked against the bytes that remain before anything
- * is allocated (an array of n items needs at least n more bytes; a map of n pairs, 2n),
- * and nesting is limited to LAPPS__VALUE_MAX_DEPTH. The tree is built in an arena;
- * strings point into the message. */
+ * Decoding reads one item head at a time over the message, so every declared length
+ * and count is checked against the bytes that remain before anything is allocated (an array of n
+ * items needs at least n more bytes; a map of n pairs, 2n), and nesting is limited to
+ * LAPPS__VALUE_MAX_DEPTH. The tree is built in an arena; strings point into the message. */
 #ifndef LAPPS_PROTO_CBOR_H
 #define LAPPS_PROTO_CBOR_H
 
@@ -28,6 +27,8 @@ struct lapps__wbuf {
 };
 
 void lapps__wbuf_free(struct lapps__wbuf *b);
+/* Appends bytes as they are (pre-encoded CBOR). */
+void lapps__wbuf_put(struct lapps__wbuf *b, const void *data, size_t n);
 /* Heads of CBOR items: major type (0-7) and argument, in the shortest form. */
 void lapps__cbor_head(struct lapps__wbuf *b, unsigned major, uint64_t arg);
 void lapps__cbor_text(struct lapps__wbuf *b, const char *s, size_t len);

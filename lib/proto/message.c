@@ -70,11 +70,23 @@ lapps__req_parse(const struct lapps_value *root, struct lapps__req *req, const c
     return 0;
 }
 
-static void
-key(struct lapps__wbuf *b, const char *s)
-{
-    lapps__cbor_text(b, s, strlen(s));
-}
+/* Text keys with their CBOR heads, written as constant bytes. */
+#define KEY(b, lit) lapps__wbuf_put((b), lit, sizeof lit - 1)
+#define K_CID                                                                                      \
+    "\x63"                                                                                         \
+    "cid"
+#define K_RESULT                                                                                   \
+    "\x66"                                                                                         \
+    "result"
+#define K_ERROR                                                                                    \
+    "\x65"                                                                                         \
+    "error"
+#define K_MESSAGE                                                                                  \
+    "\x67"                                                                                         \
+    "message"
+#define K_STATUS                                                                                   \
+    "\x66"                                                                                         \
+    "status"
 
 static void
 array_or_empty(struct lapps__wbuf *b, const struct lapps_value *v)
@@ -88,42 +100,43 @@ array_or_empty(struct lapps__wbuf *b, const struct lapps_value *v)
 void
 lapps__msg_result(struct lapps__wbuf *b, uint64_t cid, const struct lapps_value *result)
 {
-    lapps__cbor_head(b, 5, 3);
-    key(b, "cid");
-    lapps__cbor_head(b, 0, cid);
-    key(b, "result");
+    if (cid == 0) {
+        KEY(b, "\xa3" K_CID "\x00" K_RESULT); /* the usual response's head */
+    } else {
+        KEY(b, "\xa3" K_CID);
+        lapps__cbor_head(b, 0, cid);
+        KEY(b, K_RESULT);
+    }
     array_or_empty(b, result);
-    key(b, "status");
-    lapps__cbor_head(b, 0, 1);
+    KEY(b, K_STATUS "\x01");
 }
 
 void
 lapps__msg_error(struct lapps__wbuf *b, uint64_t cid, int64_t code, const char *message,
                  size_t message_len, const struct lapps_value *data)
 {
-    lapps__cbor_head(b, 5, 3);
-    key(b, "cid");
+    KEY(b, "\xa3" K_CID);
     lapps__cbor_head(b, 0, cid);
-    key(b, "error");
+    KEY(b, K_ERROR);
     lapps__cbor_head(b, 5, data ? 3 : 2);
-    key(b, "code");
+    KEY(b, "\x64"
+           "code");
     lapps__cbor_int(b, code);
     if (data) {
-        key(b, "data");
+        KEY(b, "\x64"
+               "data");
         lapps__cbor_encode(b, data);
     }
-    key(b, "message");
+    KEY(b, K_MESSAGE);
     lapps__cbor_text(b, message, message_len);
-    key(b, "status");
-    lapps__cbor_head(b, 0, 0);
+    KEY(b, K_STATUS "\x00");
 }
 
 void
 lapps__msg_notify(struct lapps__wbuf *b, uint64_t cid, const struct lapps_value *message)
 {
-    lapps__cbor_head(b, 5, 2);
-    key(b, "cid");
+    KEY(b, "\xa2" K_CID);
     lapps__cbor_head(b, 0, cid);
-    key(b, "message");
+    KEY(b, K_MESSAGE);
     array_or_empty(b, message);
 }

@@ -14,32 +14,29 @@ void
 lapps__arena_init(struct lapps__arena *a, size_t first_size)
 {
     a->head = NULL;
-    a->used = 0;
+    a->next = a->end = NULL;
     a->first_size = first_size < 256 ? 256 : first_size;
 }
 
 void *
-lapps__arena_alloc(struct lapps__arena *a, size_t size)
+lapps__arena_alloc_slow(struct lapps__arena *a, size_t size)
 {
     if (size > SIZE_MAX / 2 - 64)
         return NULL;
     size = (size + 15) & ~(size_t)15;
     struct lapps__arena_block *b = a->head;
-    if (!b || b->size - a->used < size) {
-        size_t want = b ? b->size * 2 : a->first_size;
-        if (want < size)
-            want = size;
-        struct lapps__arena_block *nb = malloc(sizeof *nb + want);
-        if (!nb)
-            return NULL;
-        nb->next = b;
-        nb->size = want;
-        a->head = b = nb;
-        a->used = 0;
-    }
-    void *p = b->data + a->used;
-    a->used += size;
-    return p;
+    size_t want = b ? b->size * 2 : a->first_size;
+    if (want < size)
+        want = size;
+    struct lapps__arena_block *nb = malloc(sizeof *nb + want);
+    if (!nb)
+        return NULL;
+    nb->next = b;
+    nb->size = want;
+    a->head = nb;
+    a->next = nb->data + size;
+    a->end = nb->data + want;
+    return nb->data;
 }
 
 void
@@ -58,7 +55,8 @@ lapps__arena_reset(struct lapps__arena *a)
     if (keep)
         keep->next = NULL;
     a->head = keep;
-    a->used = 0;
+    a->next = keep ? keep->data : NULL;
+    a->end = keep ? keep->data + keep->size : NULL;
 }
 
 size_t
