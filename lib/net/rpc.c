@@ -207,8 +207,11 @@ lapps_request_defer(lapps_request *req)
 static int
 answer(lapps_request *req, struct lapps__wbuf *b)
 {
-    if (b->failed)
+    if (b->failed) {
+        if (req->heap)
+            free(req); /* as documented: only INVAL and AGAIN keep a handle */
         return LAPPS_ERR_NOMEM;
+    }
     if (!req->heap) {
         req->state = RQ_ANSWERED;
         lapps__rpc_answer(req->conn, req->seq, b->p, b->len);
