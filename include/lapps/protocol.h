@@ -58,12 +58,12 @@ LAPPS_EXPORT lapps_request *lapps_request_defer(lapps_request *req);
 
 /** Answers a request with {status: 1, result: @p result}. @p result must be an array
  *  (NULL sends []); it is only read. In on_request it is sent (corked) at once; a
- *  deferred request is answered from any thread; its handle is freed by every outcome
- *  but LAPPS_ERR_INVAL and LAPPS_ERR_AGAIN, after which it stays valid. @return 0; LAPPS_ERR_INVAL
- * (not an array, a client notification); LAPPS_ERR_STATE (already answered, or the connection is
- * closing); LAPPS_ERR_NOT_FOUND (the connection closed first: nothing is sent); LAPPS_ERR_AGAIN
- *  (deferred only: the worker's inbox is full; nothing is sent and the handle stays
- *  valid: answer again later); LAPPS_ERR_NOMEM. */
+ *  deferred request is answered from any thread, and its handle is freed by every
+ *  outcome but LAPPS_ERR_INVAL and LAPPS_ERR_AGAIN (after those it stays valid).
+ *  @return 0; LAPPS_ERR_INVAL (not an array, a client notification); LAPPS_ERR_STATE
+ *  (already answered, or the connection is closing); LAPPS_ERR_NOT_FOUND (the
+ *  connection closed first: nothing is sent); LAPPS_ERR_AGAIN (deferred only: the
+ *  worker's inbox is full; nothing is sent: answer again later); LAPPS_ERR_NOMEM. */
 LAPPS_EXPORT int lapps_reply_result(lapps_request *req, const lapps_value *result);
 
 /** Answers a request with {status: 0, error: {code, message, data?}} (@p data may be
