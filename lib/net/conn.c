@@ -261,6 +261,12 @@ data_event(struct lapps_conn *c, const struct lapps__frame_event *ev)
         deliver(c, ev->opcode, ev->data, ev->len);
         return;
     }
+    struct lapps__worker *w = c->w;
+    if (!c->msg && w->spare_msg) {
+        c->msg = w->spare_msg;
+        c->msg_cap = w->spare_cap;
+        w->spare_msg = NULL;
+    }
     if (c->msg_len + ev->len > c->msg_cap) {
         size_t cap = c->msg_cap ? c->msg_cap : 4096;
         while (cap < c->msg_len + ev->len)
@@ -278,8 +284,15 @@ data_event(struct lapps_conn *c, const struct lapps__frame_event *ev)
     c->msg_len += ev->len;
     if (ev->last) {
         deliver(c, ev->opcode, c->msg, c->msg_len);
-        /* Large buffers are not kept for an idle connection. */
-        free(c->msg);
+        /* No buffer stays with an idle connection; the worker keeps one (up to 1 MiB)
+         * for the next message that spans reads, so a stream of them does not cost a
+         * malloc and free each. */
+        if (!w->spare_msg && c->msg_cap <= (1u << 20)) {
+            w->spare_msg = c->msg;
+            w->spare_cap = c->msg_cap;
+        } else {
+            free(c->msg);
+        }
         c->msg = NULL;
         c->msg_len = c->msg_cap = 0;
     }

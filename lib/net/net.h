@@ -213,8 +213,10 @@ struct lapps__worker {
     struct lapps_conn **dead; /* freed at the end of the event */
     size_t n_dead;
     struct lapps__hs_request hs_req; /* scratch for requests that arrive in one read */
-    struct lapps__arena arena;       /* the decoded LAppS message being handled */
-    struct lapps__wbuf wbuf;         /* LAppS responses being encoded */
+    uint8_t *spare_msg; /* a message buffer kept for the next spanning message (<= 1 MiB) */
+    size_t spare_cap;
+    struct lapps__arena arena; /* the decoded LAppS message being handled */
+    struct lapps__wbuf wbuf;   /* LAppS responses being encoded */
     struct lapps__stats stats;
 };
 

@@ -158,6 +158,7 @@ lapps__worker_free(struct lapps__worker *w)
     free(w->dead);
     free(w->rbuf);
     free(w->cork);
+    free(w->spare_msg);
     lapps__arena_free(&w->arena);
     lapps__wbuf_free(&w->wbuf);
     w->srv = NULL;
