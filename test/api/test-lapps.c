@@ -11,7 +11,9 @@
  *   notify [cid, x]  → [] then the notification {cid, message: [x]}
  *   fail [code, msg, data] → that error
  *   silent           → returns without answering
- *   twice            → answers twice (the second answer must fail) */
+ *   twice            → answers twice (the second answer must fail)
+ *   notify_error [cid, code, msg] → [] then {cid, error: {code, message}, status: 0}
+ *   notify_id [cid, x] → [] then, from another thread by connection id, {cid, message: [x]} */
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -38,6 +40,27 @@ struct rpc_state {
 };
 
 static struct rpc_state st;
+static lapps_server *the_server; /* for lapps_notify_id from another thread */
+
+struct by_id {
+    uint64_t conn_id, cid;
+    lapps_value *msg;
+};
+
+static void *
+notify_thread(void *arg)
+{
+    struct by_id *b = arg;
+    int rv = lapps_notify_id(the_server, b->conn_id, b->cid, b->msg);
+    if (rv != 0)
+        atomic_fetch_add(&st.late_other, 1);
+    cr_assert_eq(lapps_notify_id(the_server, b->conn_id ^ 1, b->cid, b->msg), LAPPS_ERR_NOT_FOUND,
+                 "a stale id is refused");
+    lapps_value_free(b->msg);
+    free(b);
+    atomic_fetch_sub(&st.threads_running, 1);
+    return NULL;
+}
 
 struct late {
     lapps_request *h;
@@ -110,6 +133,28 @@ on_request(lapps_conn *conn, lapps_request *req, void *ud)
         char msg[64];
         snprintf(msg, sizeof msg, "%.*s", (int)n, (const char *)text);
         cr_assert_eq(lapps_reply_error(req, code, msg, lapps_value_at(params, 2)), 0);
+    } else if (strcmp(m, "notify_error") == 0) {
+        uint64_t cid = 0;
+        int64_t code = 0;
+        lapps_value_get_uint(lapps_value_at(params, 0), &cid);
+        lapps_value_get_int(lapps_value_at(params, 1), &code);
+        size_t n;
+        const uint8_t *text = lapps_value_get_bytes(lapps_value_at(params, 2), &n);
+        char msg[64];
+        snprintf(msg, sizeof msg, "%.*s", (int)n, (const char *)text);
+        cr_assert_eq(lapps_reply_result(req, NULL), 0);
+        cr_assert_eq(lapps_notify_error(conn, cid, code, msg, NULL), 0);
+        cr_assert_eq(lapps_notify_error(conn, cid, code, "\xff", NULL), LAPPS_ERR_INVAL);
+    } else if (strcmp(m, "notify_id") == 0) {
+        struct by_id *b = malloc(sizeof *b);
+        b->conn_id = lapps_conn_id(conn);
+        lapps_value_get_uint(lapps_value_at(params, 0), &b->cid);
+        b->msg = lapps_value_build("[O]", lapps_value_at(params, 1));
+        cr_assert_eq(lapps_reply_result(req, NULL), 0);
+        pthread_t t;
+        atomic_fetch_add(&st.threads_running, 1);
+        cr_assert_eq(pthread_create(&t, NULL, notify_thread, b), 0);
+        pthread_detach(t);
     } else if (strcmp(m, "twice") == 0) {
         cr_assert_eq(lapps_reply_result(req, NULL), 0);
         if (lapps_reply_result(req, NULL) == LAPPS_ERR_STATE)
@@ -152,6 +197,7 @@ rpc_start(struct rpc_server *r, unsigned workers)
     cr_assert_eq(lapps_service_set_callbacks(svc, NULL, NULL, NULL, NULL, on_close, NULL), 0);
     cr_assert_eq(lapps_service_register(r->srv, svc), 0);
     lapps_service_free(svc);
+    the_server = r->srv;
     cr_assert_eq(lapps_server_start(r->srv), 0);
     snprintf(r->uri, sizeof r->uri, "ws://127.0.0.1:%u/rpc", lapps_server_port(r->srv, 0));
 }
@@ -264,6 +310,27 @@ Test(lapps, bad_messages_are_answered_and_the_connection_goes_on, .timeout = 60)
 }
 
 /* A text message on a LAppS service is a protocol error: close 1003. */
+/* Notifications on channels: an error on a channel (lapps_notify_error) and a message
+ * sent by connection id from another thread (lapps_notify_id). */
+Test(lapps, channel_errors_and_notifications_by_id, .timeout = 60)
+{
+    struct rpc_server r;
+    rpc_start(&r, 2);
+    expect_client("{\"cid\":0,\"result\":[],\"status\":1}\n"
+                  "{\"cid\":9,\"error\":{\"code\":-32000,\"message\":\"feed down\"},"
+                  "\"status\":0}\n"
+                  "{\"cid\":0,\"result\":[],\"status\":1}\n"
+                  "{\"cid\":4,\"message\":[{\"from\":\"thread\"}]}\n"
+                  "done\n",
+                  "send", r.uri,
+                  "2*cbor:{'lapps': 1, 'method': 'notify_error', 'params': [9, -32000, "
+                  "'feed down']}",
+                  "2*cbor:{'lapps': 1, 'method': 'notify_id', 'params': [4, {'from': 'thread'}]}",
+                  NULL);
+    rpc_finish(&r);
+    cr_assert_eq(atomic_load(&st.late_other), 0);
+}
+
 Test(lapps, text_message_closes_1003, .timeout = 60)
 {
     struct rpc_server r;
