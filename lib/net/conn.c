@@ -324,12 +324,20 @@ static void
 frames_input(struct lapps_conn *c, uint8_t *buf, size_t n)
 {
     size_t off = 0;
-    uint32_t now = (uint32_t)c->w->now_ms;
     while (off < n && (c->state == CONN_OPEN || c->state == CONN_CLOSING)) {
         struct lapps__frame_event ev;
         lapps_ssize r = 0;
-        if (!c->fp.in_frame && !c->fp.msg_op && n - off >= 6) /* the common frame, inline */
+        if (!c->fp.in_frame && !c->fp.msg_op && n - off >= 6) {
+            /* The common frame, parsed inline and delivered without the general
+             * dispatch: a whole message in one frame. */
             r = lapps__frame_whole(&c->fp, buf + off, n - off, &ev);
+            if (r > 0) {
+                off += (size_t)r;
+                if (c->state == CONN_OPEN)
+                    deliver(c, ev.opcode, ev.data, ev.len);
+                continue;
+            }
+        }
         if (r == 0)
             r = lapps__frame_parse(&c->fp, buf + off, n - off, &ev);
         if (r == LAPPS_ERR_AGAIN)
@@ -339,12 +347,14 @@ frames_input(struct lapps_conn *c, uint8_t *buf, size_t n)
             return;
         }
         off += (size_t)r;
-        c->last_rx = now;
-        c->flags &= (uint8_t)~CF_PING_OUT;
         if (ev.kind == LAPPS__FRAME_DATA)
             data_event(c, &ev);
         else if (ev.kind == LAPPS__FRAME_CONTROL)
             control_event(c, &ev);
+    }
+    if (off) { /* any frame is a sign of life: idle and ping timers start again */
+        c->last_rx = (uint32_t)c->w->now_ms;
+        c->flags &= (uint8_t)~CF_PING_OUT;
     }
     size_t left = n - off;
     if (left && (c->state == CONN_OPEN || c->state == CONN_CLOSING)) {
