@@ -41,8 +41,8 @@ now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void
-sleep_ms(int ms)
+void
+api_sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
@@ -465,7 +465,7 @@ api_wait_atleast(atomic_int *v, int want, int timeout_ms)
     int64_t end = now_ms() + timeout_ms;
     int x;
     while ((x = atomic_load(v)) < want && now_ms() < end)
-        sleep_ms(2);
+        api_sleep_ms(2);
     return atomic_load(v);
 }
 
@@ -482,7 +482,7 @@ api_wait_all_closed(struct api_server *s, int opens, int timeout_ms)
         if (s->cfg.workers == 0)
             api_embedded_pump(s, 5);
         else
-            sleep_ms(2);
+            api_sleep_ms(2);
     }
 }
 
@@ -640,7 +640,7 @@ api_proc_wait(struct api_proc *p, int timeout_ms)
         if (p->out_fd >= 0)
             api_proc_read(p, left > 20 ? 20 : (int)left);
         else
-            sleep_ms(2);
+            api_sleep_ms(2);
         try_reap(p);
     }
     return exit_code(p);
@@ -656,7 +656,7 @@ api_proc_kill(struct api_proc *p, int sig, int timeout_ms)
         if (p->out_fd >= 0)
             api_proc_read(p, 10);
         else
-            sleep_ms(2);
+            api_sleep_ms(2);
     }
     return api_proc_wait(p, 1000);
 }
@@ -688,7 +688,7 @@ api_proc_wait_line(struct api_proc *p, const char *line, int timeout_ms)
         if (p->out_fd >= 0)
             api_proc_read(p, 20);
         else
-            sleep_ms(2);
+            api_sleep_ms(2);
     }
 }
 
@@ -844,4 +844,15 @@ api_free_port(void)
     cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
     close(fd);
     return ntohs(a.sin_port);
+}
+
+int
+api_wait_fds(int want, int timeout_ms)
+{
+    int n = api_fd_count();
+    for (int t = 0; n != want && t < timeout_ms; t += 10) {
+        api_sleep_ms(10);
+        n = api_fd_count();
+    }
+    return n;
 }

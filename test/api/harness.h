@@ -165,6 +165,10 @@ const char *api_find_prefix(const char *out, const char *prefix);
 
 /* Open descriptors of this process (entries of /proc/self/fd). */
 int api_fd_count(void);
+/* Waits until this process has @p want descriptors again; returns the last count. */
+int api_wait_fds(int want, int timeout_ms);
+/* Sleeps @p ms milliseconds. */
+void api_sleep_ms(int ms);
 /* A loopback TCP port that was free a moment ago (for example programs given a port). */
 uint16_t api_free_port(void);
 /* Raises the soft RLIMIT_NOFILE to min(hard, want). */

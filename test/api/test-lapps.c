@@ -72,8 +72,7 @@ static void *
 late_thread(void *arg)
 {
     struct late *l = arg;
-    struct timespec ts = {l->ms / 1000, (l->ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
+    api_sleep_ms((int)l->ms);
     lapps_value *r = lapps_value_build("[o]", l->x);
     int rv = lapps_reply_result(l->h, r);
     if (rv == 0)
@@ -206,7 +205,7 @@ static void
 rpc_finish(struct rpc_server *r)
 {
     for (int i = 0; i < 500 && atomic_load(&st.threads_running) > 0; i++)
-        nanosleep(&(struct timespec){0, 10000000}, NULL);
+        api_sleep_ms(10);
     cr_assert_eq(atomic_load(&st.threads_running), 0, "a deferred answer never came back");
     lapps_server_free(r->srv);
 }

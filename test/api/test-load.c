@@ -13,25 +13,6 @@
 
 #include "harness.h"
 
-static void
-sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-/* Waits until this process has @p want descriptors again; returns the last count. */
-static int
-wait_fds(int want, int timeout_ms)
-{
-    int n = api_fd_count();
-    for (int t = 0; n != want && t < timeout_ms; t += 10) {
-        sleep_ms(10);
-        n = api_fd_count();
-    }
-    return n;
-}
-
 /* 1000 python-websockets clients connected at the same time (each waits until all are
  * open, echoes one message, and waits until all were answered before closing). */
 Test(load, thousand_concurrent_clients, .timeout = 150)
@@ -56,7 +37,7 @@ Test(load, thousand_concurrent_clients, .timeout = 150)
     lapps_stats st = api_stats(&s);
     cr_assert_eq(st.accepted, 1000);
     cr_assert_eq(st.connections, 0);
-    cr_assert_eq(wait_fds(fds, 10000), fds, "descriptors leaked");
+    cr_assert_eq(api_wait_fds(fds, 10000), fds, "descriptors leaked");
     api_server_finish(&s);
 }
 
@@ -81,7 +62,7 @@ Test(load, ten_thousand_connect_close_cycles_leak_no_fd, .timeout = 170)
     cr_assert_eq(atomic_load(&s.c.reasons[LAPPS_CLOSED_DROPPED]), 4000);
     cr_assert_eq(atomic_load(&s.c.codes[1006]), 4000);
     cr_assert_eq(atomic_load(&s.c.messages), 2000);
-    cr_assert_eq(wait_fds(fds, 10000), fds, "descriptors leaked: %d before, %d after", fds,
+    cr_assert_eq(api_wait_fds(fds, 10000), fds, "descriptors leaked: %d before, %d after", fds,
                  api_fd_count());
     lapps_stats st = api_stats(&s);
     cr_assert_eq(st.accepted, 10000);

@@ -144,13 +144,6 @@ TestSuite(tls, .init = pki_make, .fini = pki_remove);
 
 /* ---- helpers ---- */
 
-static void
-sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* A server with the plain listener and a TLS one using server1's certificate. */
 static struct api_config
 tls_config(unsigned workers)
@@ -188,18 +181,6 @@ expect_fingerprint(const char *out, const char *want)
               "the server presented another certificate: expected %s:\n%s", want, out);
 }
 
-/* Waits until this process has @p want descriptors again; returns the last count. */
-static int
-wait_fds(int want, int timeout_ms)
-{
-    int n = api_fd_count();
-    for (int t = 0; n != want && t < timeout_ms; t += 10) {
-        sleep_ms(10);
-        n = api_fd_count();
-    }
-    return n;
-}
-
 /* Waits until the server accepted @p n TCP connections. */
 static bool
 wait_accepted(struct api_server *s, uint64_t n, int timeout_ms)
@@ -207,7 +188,7 @@ wait_accepted(struct api_server *s, uint64_t n, int timeout_ms)
     for (int t = 0; api_stats(s).accepted < n; t += 5) {
         if (t >= timeout_ms)
             return false;
-        sleep_ms(5);
+        api_sleep_ms(5);
     }
     return true;
 }
@@ -218,7 +199,7 @@ static uint64_t
 wait_failed(struct api_server *s, uint64_t n, int timeout_ms)
 {
     for (int t = 0; api_stats(s).handshakes_failed < n && t < timeout_ms; t += 5)
-        sleep_ms(5);
+        api_sleep_ms(5);
     return api_stats(s).handshakes_failed;
 }
 
@@ -489,7 +470,7 @@ Test(tls, stalled_client_hello_closed_at_handshake_timeout, .timeout = 90)
     cr_assert_eq(st.accepted, 3);
     cr_assert_eq(st.handshakes_failed, 1);
     cr_assert_eq(atomic_load(&s.c.opens), 2);
-    cr_assert_eq(wait_fds(fds, 10000), fds, "the timed-out socket is closed");
+    cr_assert_eq(api_wait_fds(fds, 10000), fds, "the timed-out socket is closed");
     api_server_finish(&s);
 }
 
@@ -839,7 +820,7 @@ Test(tls, no_fd_leak_after_tls_cycles, .timeout = 120)
     cr_assert_eq(atomic_load(&s.c.reasons[LAPPS_CLOSED_BY_PEER]), 60);
     cr_assert_eq(atomic_load(&s.c.reasons[LAPPS_CLOSED_DROPPED]), 60);
     cr_assert_eq(atomic_load(&s.c.messages), 60);
-    cr_assert_eq(wait_fds(fds, 10000), fds, "descriptors leaked: %d before, %d after", fds,
+    cr_assert_eq(api_wait_fds(fds, 10000), fds, "descriptors leaked: %d before, %d after", fds,
                  api_fd_count());
     lapps_stats st = api_stats(&s);
     cr_assert_eq(st.accepted, 360);
