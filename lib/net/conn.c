@@ -338,8 +338,8 @@ frames_input(struct lapps_conn *c, uint8_t *buf, size_t n)
                 continue;
             }
         }
-        if (r == 0)
-            r = lapps__frame_parse(&c->fp, buf + off, n - off, &ev);
+        if (r == 0) /* the whole-frame check already failed (or could not apply) */
+            r = lapps__frame_parse_general(&c->fp, buf + off, n - off, &ev);
         if (r == LAPPS_ERR_AGAIN)
             break;
         if (r < 0) {

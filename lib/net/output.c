@@ -161,7 +161,7 @@ flush_cork(struct lapps__worker *w)
 
 /* Room for n more bytes in the cork buffer, as the continuation of the last piece when
  * that piece ends there. */
-static uint8_t *
+static inline uint8_t *
 cork_reserve(struct lapps__worker *w, size_t n)
 {
     uint8_t *dst = w->cork + w->cork_len;
@@ -265,18 +265,11 @@ lapps__out_send(struct lapps_conn *c, uint8_t opcode, const void *data, size_t l
     if (w->cork_conn == c && len < 126 && opcode < LAPPS__OP_CLOSE && !c->out_head &&
         w->cork_len + 2 + len <= LAPPS__CORK_BUF && w->cork_n < (int)LAPPS__CORK_IOV - 1 &&
         w->cork_total + 2 + len <= w->srv->opts.max_outbound / 2) {
-        uint8_t *dst = w->cork + w->cork_len;
+        uint8_t *dst = cork_reserve(w, 2 + len);
         dst[0] = (uint8_t)(0x80 | opcode);
         dst[1] = (uint8_t)len;
         if (len) /* an empty message may come with data NULL */
             memcpy(dst + 2, data, len);
-        struct iovec *last = w->cork_n ? &w->cork_iov[w->cork_n - 1] : NULL;
-        if (last && (uint8_t *)last->iov_base + last->iov_len == dst)
-            last->iov_len += 2 + len;
-        else
-            w->cork_iov[w->cork_n++] = (struct iovec){dst, 2 + len};
-        w->cork_len += 2 + len;
-        w->cork_total += 2 + len;
         STAT_ADD(w, messages_out, 1);
         return 0;
     }

@@ -12,6 +12,7 @@
 
 #include "net/net.h"
 #include "proto/message.h"
+#include "util/utf8.h"
 
 enum { RQ_OPEN, RQ_ANSWERED, RQ_DEFERRED };
 
@@ -88,15 +89,22 @@ lapps__rpc_conn_free(struct lapps_conn *c)
     c->held_bytes = 0;
 }
 
+/* The worker's encoding buffer, emptied (one message is encoded at a time). */
+static struct lapps__wbuf *
+scratch(struct lapps__worker *w)
+{
+    w->wbuf.len = 0;
+    w->wbuf.failed = false;
+    return &w->wbuf;
+}
+
 /* Encodes an error response into the worker's buffer and answers seq with it. */
 static void
 answer_error(struct lapps_conn *c, uint64_t seq, int code, const char *message)
 {
-    struct lapps__wbuf *b = &c->w->wbuf;
-    b->len = 0;
+    struct lapps__wbuf *b = scratch(c->w);
     lapps__msg_error(b, 0, code, message, strlen(message), NULL);
     if (b->failed) {
-        b->failed = false;
         lapps__conn_begin_close(c, 1011, NULL, 0, LAPPS_CLOSED_SERVICE_ERROR);
         return;
     }
@@ -231,10 +239,7 @@ buffer_for(lapps_request *req, struct lapps__wbuf *local)
 {
     if (req->heap)
         return local;
-    struct lapps__wbuf *b = &req->conn->w->wbuf;
-    b->len = 0;
-    b->failed = false;
-    return b;
+    return scratch(req->conn->w);
 }
 
 static bool
@@ -261,9 +266,9 @@ lapps_reply_result(lapps_request *req, const lapps_value *result)
 static bool
 valid_text(const char *s)
 {
-    lapps_value *v = s ? lapps_value_text(s, (size_t)-1) : NULL;
-    lapps_value_free(v);
-    return v != NULL;
+    uint32_t st = LAPPS__UTF8_ACCEPT;
+    return s && lapps__utf8_validate(&st, (const uint8_t *)s, strlen(s)) == 0 &&
+           lapps__utf8_complete(st);
 }
 
 LAPPS_EXPORT int
@@ -296,9 +301,7 @@ lapps_notify(lapps_conn *conn, uint64_t cid, const lapps_value *message)
     int rv = notify_checks(conn, cid, message);
     if (rv != 0)
         return rv;
-    struct lapps__wbuf *b = &conn->w->wbuf;
-    b->len = 0;
-    b->failed = false;
+    struct lapps__wbuf *b = scratch(conn->w);
     lapps__msg_notify(b, cid, message);
     return b->failed ? LAPPS_ERR_NOMEM : lapps__out_send(conn, LAPPS_OP_BINARY, b->p, b->len);
 }
@@ -312,9 +315,7 @@ lapps_notify_error(lapps_conn *conn, uint64_t cid, int64_t code, const char *mes
         return rv;
     if (!valid_text(message))
         return LAPPS_ERR_INVAL;
-    struct lapps__wbuf *b = &conn->w->wbuf;
-    b->len = 0;
-    b->failed = false;
+    struct lapps__wbuf *b = scratch(conn->w);
     lapps__msg_error(b, cid, code, message, strlen(message), data);
     return b->failed ? LAPPS_ERR_NOMEM : lapps__out_send(conn, LAPPS_OP_BINARY, b->p, b->len);
 }

@@ -90,16 +90,16 @@ lapps_tls_set_ciphers(lapps_tls *tls, const char *tls12, const char *tls13)
 {
     if (!tls || (tls12 && !*tls12) || (tls13 && !*tls13))
         return LAPPS_ERR_INVAL;
-    lapps_tls copy = *tls;
-    copy.ciphers12 = copy.ciphers13 = NULL;
-    if (set_string(&copy.ciphers12, tls12) != 0 || set_string(&copy.ciphers13, tls13) != 0) {
-        free(copy.ciphers12);
+    /* Both or neither: copy first, then replace. */
+    char *a = NULL, *b = NULL;
+    if ((tls12 && !(a = strdup(tls12))) || (tls13 && !(b = strdup(tls13)))) {
+        free(a);
         return LAPPS_ERR_NOMEM;
     }
     free(tls->ciphers12);
     free(tls->ciphers13);
-    tls->ciphers12 = copy.ciphers12;
-    tls->ciphers13 = copy.ciphers13;
+    tls->ciphers12 = a;
+    tls->ciphers13 = b;
     return 0;
 }
 

@@ -180,15 +180,20 @@ parse_header(struct lapps__frame_parser *p, uint8_t *buf, size_t len, struct lap
 }
 
 lapps_ssize
+lapps__frame_parse_general(struct lapps__frame_parser *p, uint8_t *buf, size_t len,
+                           struct lapps__frame_event *ev)
+{
+    return p->in_frame ? deliver(p, buf, len, ev, 0) : parse_header(p, buf, len, ev);
+}
+
+lapps_ssize
 lapps__frame_parse(struct lapps__frame_parser *p, uint8_t *buf, size_t len,
                    struct lapps__frame_event *ev)
 {
-    if (p->in_frame)
-        return deliver(p, buf, len, ev, 0);
-    if (len >= 6 && !p->msg_op && !p->client) {
+    if (!p->in_frame && len >= 6 && !p->msg_op && !p->client) {
         lapps_ssize rv = lapps__frame_whole(p, buf, len, ev);
         if (rv != 0)
             return rv;
     }
-    return parse_header(p, buf, len, ev);
+    return lapps__frame_parse_general(p, buf, len, ev);
 }

@@ -96,6 +96,10 @@ struct lapps__frame_event {
  * An empty data frame gives a DATA event with len 0, so empty messages are seen. */
 lapps_ssize lapps__frame_parse(struct lapps__frame_parser *p, uint8_t *buf, size_t len,
                                struct lapps__frame_event *ev);
+/* lapps__frame_parse() without its whole-frame fast path, for a caller that has just
+ * tried lapps__frame_whole() itself (the server's read loop): same contract. */
+lapps_ssize lapps__frame_parse_general(struct lapps__frame_parser *p, uint8_t *buf, size_t len,
+                                       struct lapps__frame_event *ev);
 
 /* Whether a message is in progress (a fragmented message not yet finished). */
 static inline bool
