@@ -7,6 +7,7 @@
 
 #include <lapps/common.h>
 #include <lapps/error.h>
+#include <lapps/lua.h>
 #include <lapps/protocol.h>
 #include <lapps/server.h>
 #include <lapps/tls.h>

@@ -1,0 +1,2 @@
+/* host.c — being written. */
+typedef int lapps__host_placeholder;

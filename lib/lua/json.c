@@ -1,0 +1,2 @@
+/* json.c — being written. */
+typedef int lapps__json_placeholder;

@@ -1,0 +1,2 @@
+/* modules.c — being written. */
+typedef int lapps__modules_placeholder;

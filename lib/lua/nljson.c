@@ -1,0 +1,2 @@
+/* nljson.c — being written. */
+typedef int lapps__nljson_placeholder;

@@ -1,0 +1,2 @@
+/* ws.c — being written. */
+typedef int lapps__ws_placeholder;
