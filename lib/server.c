@@ -31,6 +31,19 @@ lapps__log(struct lapps_server *srv, lapps_log_level level, const char *fmt, ...
     srv->opts.log_fn(level, buf, srv->opts.log_user_data);
 }
 
+LAPPS_EXPORT void
+lapps_log(lapps_server *srv, lapps_log_level level, const char *fmt, ...)
+{
+    if (!srv || !fmt || !srv->opts.log_fn || level > srv->opts.log_level)
+        return;
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    srv->opts.log_fn(level, buf, srv->opts.log_user_data);
+}
+
 /* ---- options ---- */
 
 LAPPS_EXPORT int
@@ -256,6 +269,15 @@ lapps_service_set_user_data(lapps_service *svc, void *user_data)
     return 0;
 }
 
+LAPPS_EXPORT int
+lapps_service_set_cleanup(lapps_service *svc, lapps_cleanup_fn cleanup)
+{
+    if (!svc)
+        return LAPPS_ERR_INVAL;
+    svc->cleanup = cleanup;
+    return 0;
+}
+
 /* ---- the server ---- */
 
 enum { SRV_NEW, SRV_RUNNING, SRV_STOPPING, SRV_STOPPED };
@@ -454,8 +476,12 @@ lapps_server_free(lapps_server *srv)
     for (unsigned i = 0; srv->workers && i < srv->n_workers; i++)
         lapps__worker_free(&srv->workers[i]);
     free(srv->workers);
-    for (size_t i = 0; i < srv->n_services; i++)
+    srv->workers = NULL; /* services' cleanups run after this and may post */
+    for (size_t i = 0; i < srv->n_services; i++) {
+        if (srv->services[i]->cleanup)
+            srv->services[i]->cleanup(srv->services[i]->user_data);
         service_free(srv->services[i]);
+    }
     free(srv->services);
     for (size_t i = 0; i < LAPPS__MAX_LISTENERS; i++)
         lapps__tls_ctx_free(srv->tls[i]);
@@ -549,6 +575,27 @@ LAPPS_EXPORT unsigned
 lapps_instance_worker(const lapps_instance *inst)
 {
     return inst->w->index;
+}
+
+LAPPS_EXPORT lapps_server *
+lapps_instance_server(const lapps_instance *inst)
+{
+    return inst->w->srv;
+}
+
+LAPPS_EXPORT lapps_conn *
+lapps_instance_conn(lapps_instance *inst, uint64_t conn_id)
+{
+    if (!inst || conn_id >> (LAPPS__ID_SLOT_BITS + LAPPS__ID_GEN_BITS) != inst->w->index)
+        return NULL;
+    struct lapps_conn *c = lapps__conn_by_id(inst->w, conn_id);
+    return c && c->inst == inst && c->state == CONN_OPEN ? c : NULL;
+}
+
+LAPPS_EXPORT lapps_instance *
+lapps_conn_instance(const lapps_conn *conn)
+{
+    return conn->inst;
 }
 
 LAPPS_EXPORT void

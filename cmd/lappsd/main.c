@@ -1,7 +1,8 @@
 /* lappsd — the liblapps server. With no arguments it serves the built-in echo service
  * at ws://127.0.0.1:5083/echo and the LAppS-protocol echo_lapps at /echo_lapps. `-c DIR` reads
  * DIR/ws.json (LAppS's server file): `ip`, `port`, `workers.workers`, `tls` and
- * `tls_certificates.cert/key` for now; the full configuration comes later. SIGINT, SIGTERM and
+ * `tls_certificates.cert/key` for now, and DIR/lapps.json's Lua services (which then
+ * replace the built-in ones); the full configuration comes later. SIGINT, SIGTERM and
  * SIGQUIT stop it gracefully, SIGHUP reloads the TLS certificates; signals are taken synchronously
  * by the main thread (sigwaitinfo), so the reload runs outside any signal handler. SIGPIPE cannot
  * happen (the library sends with MSG_NOSIGNAL); log lines go to stderr. */
@@ -124,6 +125,87 @@ read_config(const char *dir, struct config *cfg)
     return rv;
 }
 
+/* Registers the Lua services of DIR/lapps.json (LAppS's services file): `protocol`,
+ * `request_target`, `instances`, `preload`, `max_inbound_message_size`, `auto_start` and
+ * `isolated`; the code of service NAME is <applications>/NAME/NAME.lua, where
+ * `directories.applications` (default "apps") is relative to $LAPPS_HOME, else to DIR.
+ * Every service's directory is on every service's package.path, as in LAppS. Returns
+ * the number registered, -1 when there is no lapps.json, or -2 after an error. */
+static int
+load_services(const char *dir, lapps_server *server)
+{
+    char path[4096], apps[4096], err[1024];
+    snprintf(path, sizeof path, "%s/lapps.json", dir);
+    if (access(path, F_OK) != 0)
+        return -1;
+    json_error_t jerr;
+    json_t *root = json_load_file(path, 0, &jerr), *svcs = json_object_get(root, "services");
+    if (!json_is_object(svcs)) {
+        fprintf(stderr, "lappsd: %s:%d: %s\n", path, jerr.line,
+                root ? "services: expected "
+                       "an object"
+                     : jerr.text);
+        return (json_decref(root), -2);
+    }
+    const char *a =
+        json_string_value(json_object_get(json_object_get(root, "directories"), "applications"));
+    const char *home = getenv("LAPPS_HOME");
+    a = a ? a : "apps";
+    snprintf(apps, sizeof apps, "%s%s%s",
+             a[0] == '/' ? ""
+             : home      ? home
+                         : dir,
+             a[0] == '/' ? "" : "/", a);
+    size_t n = json_object_size(svcs), k = 0, count = 0;
+    char(*dirs)[4096] = calloc(n + 1, sizeof *dirs);
+    const char **path_list = calloc(n + 1, sizeof *path_list);
+    const char *name;
+    json_t *s;
+    json_object_foreach(svcs, name, s)
+    {
+        snprintf(dirs[k], sizeof dirs[k], "%s/%s", apps, name);
+        path_list[k] = dirs[k], k++;
+    }
+    int rv = 0;
+    json_object_foreach(svcs, name, s)
+    {
+        const char *proto = json_string_value(json_object_get(s, "protocol"));
+        const char *preload[17] = {0};
+        json_t *p;
+        size_t i;
+        if (json_is_true(json_object_get(s, "standalone")) ||
+            json_is_false(json_object_get(s, "auto_start"))) {
+            fprintf(stderr, "lappsd: %s: %s: not started (standalone, or auto_start false)\n", path,
+                    name);
+            continue;
+        }
+        json_array_foreach(json_object_get(s, "preload"), i, p) if (i < 16) preload[i] =
+            json_string_value(p);
+        lapps_lua_service d = {
+            .size = sizeof d,
+            .name = name,
+            .target = json_string_value(json_object_get(s, "request_target")),
+            .path = path_list,
+            .protocol = proto && strcmp(proto, "LAppS") == 0 ? LAPPS_PROTO_LAPPS : LAPPS_PROTO_RAW,
+            .instances = (unsigned)json_integer_value(json_object_get(s, "instances")),
+            .isolated = json_is_true(json_object_get(s, "isolated")),
+            .preload = preload,
+            .max_message_size =
+                (size_t)json_integer_value(json_object_get(s, "max_inbound_message_size")),
+        };
+        if ((rv = lapps_lua_service_register(server, &d, err, sizeof err)) != 0) {
+            fprintf(stderr, "lappsd: %s: services.%s: %s\n", path, name, err);
+            break;
+        }
+        fprintf(stderr, "lappsd: %s%s\n", d.target, d.protocol ? " (LAppS)" : "");
+        count++;
+    }
+    free(dirs);
+    free(path_list);
+    json_decref(root);
+    return rv ? -2 : (int)count;
+}
+
 static int
 fail(const char *what, int rv)
 {
@@ -150,10 +232,13 @@ main(int argc, char **argv)
 {
     struct config cfg = {"127.0.0.1", 5083, -1, false, "", ""};
     lapps_server *server;
+    const char *conf_dir = NULL;
     int opt, rv;
     while ((opt = getopt(argc, argv, "c:h")) != -1) {
         if (opt == 'c' && (rv = read_config(optarg, &cfg)) != 0)
             return rv;
+        if (opt == 'c')
+            conf_dir = optarg;
         if (opt != 'c') {
             fprintf(stderr, "usage: lappsd [-c CONFIG_DIR]\n");
             return opt == 'h' ? 0 : 2;
@@ -170,18 +255,24 @@ main(int argc, char **argv)
     if ((rv = lapps_server_new(&server, opts)) != 0)
         return fail(cfg.ip, rv);
     lapps_opts_free(opts);
-    if ((rv = lapps_service_new(&svc, "echo", "/echo")) != 0 ||
-        (rv = lapps_service_set_max_message_size(svc, 16u << 20)) != 0 ||
-        (rv = lapps_service_set_callbacks(svc, NULL, NULL, echo, NULL, NULL, NULL)) != 0 ||
-        (rv = lapps_service_register(server, svc)) != 0)
+    int loaded = conf_dir ? load_services(conf_dir, server) : -1;
+    if (loaded == -2)
+        return (lapps_server_free(server), 2);
+    if (loaded < 0 &&
+        ((rv = lapps_service_new(&svc, "echo", "/echo")) != 0 ||
+         (rv = lapps_service_set_max_message_size(svc, 16u << 20)) != 0 ||
+         (rv = lapps_service_set_callbacks(svc, NULL, NULL, echo, NULL, NULL, NULL)) != 0 ||
+         (rv = lapps_service_register(server, svc)) != 0))
         return fail("echo service", rv);
-    lapps_service_free(svc);
-    if ((rv = lapps_service_new(&svc, "echo_lapps", "/echo_lapps")) != 0 ||
-        (rv = lapps_service_set_protocol(svc, LAPPS_PROTO_LAPPS)) != 0 ||
-        (rv = lapps_service_set_on_request(svc, echo_lapps)) != 0 ||
-        (rv = lapps_service_register(server, svc)) != 0)
+    if (loaded < 0)
+        lapps_service_free(svc);
+    if (loaded < 0 && ((rv = lapps_service_new(&svc, "echo_lapps", "/echo_lapps")) != 0 ||
+                       (rv = lapps_service_set_protocol(svc, LAPPS_PROTO_LAPPS)) != 0 ||
+                       (rv = lapps_service_set_on_request(svc, echo_lapps)) != 0 ||
+                       (rv = lapps_service_register(server, svc)) != 0))
         return fail("echo_lapps service", rv);
-    lapps_service_free(svc);
+    if (loaded < 0)
+        lapps_service_free(svc);
 
     /* Blocked before the workers start, so they inherit the mask and only sigwaitinfo
      * below takes these signals. */
@@ -196,7 +287,7 @@ main(int argc, char **argv)
         lapps_server_free(server);
         return fail("start", rv);
     }
-    fprintf(stderr, "lappsd %s: %s://%s:%u/echo\n", lapps_version(0)->version_str,
+    fprintf(stderr, "lappsd %s: %s://%s:%u\n", lapps_version(0)->version_str,
             cfg.tls ? "wss" : "ws", cfg.ip, lapps_server_port(server, 0));
     for (;;) {
         int sig = sigwaitinfo(&sigs, NULL);

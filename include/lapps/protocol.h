@@ -49,6 +49,11 @@ LAPPS_EXPORT const lapps_value *lapps_request_params(const lapps_request *req);
 /** 0 for a request; the channel of a client notification. */
 LAPPS_EXPORT uint64_t lapps_request_cid(const lapps_request *req);
 
+/** The whole request as received (a map with "lapps", "method" and optionally "params"
+ *  and "cid"), for services that want members beyond those. Borrowed like params: valid
+ *  in on_request only. */
+LAPPS_EXPORT const lapps_value *lapps_request_message(const lapps_request *req);
+
 /** Keeps a request to answer it later, from any thread, with lapps_reply_result() or
  *  lapps_reply_error(); until then the responses to later requests on the connection
  *  wait. Only in on_request. @return the handle to answer (owned by liblapps, freed by

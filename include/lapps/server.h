@@ -194,6 +194,12 @@ LAPPS_EXPORT int lapps_service_set_callbacks(lapps_service *svc, lapps_on_start_
 /** Sets the pointer every callback of this service receives last. @return 0. */
 LAPPS_EXPORT int lapps_service_set_user_data(lapps_service *svc, void *user_data);
 
+/** A function the server calls once with the service's user data when it frees its
+ *  copy of the service (lapps_server_free()), so user data that lives as long as the
+ *  server has an owner. Not called when registration fails: the caller still owns it. */
+typedef void (*lapps_cleanup_fn)(void *user_data);
+LAPPS_EXPORT int lapps_service_set_cleanup(lapps_service *svc, lapps_cleanup_fn cleanup);
+
 /* ------------------------------------------------------------------------------------ */
 /* Server                                                                               */
 
@@ -277,11 +283,26 @@ typedef struct lapps_stats {
  *  @return 0 or LAPPS_ERR_INVAL (@p out NULL or out->size too small). */
 LAPPS_EXPORT int lapps_server_stats(const lapps_server *srv, lapps_stats *out);
 
+/** Writes a line to the server's log (lapps_opts_set_log()), printf-style; lines longer
+ *  than 1 KiB are cut. Any thread. */
+LAPPS_EXPORT void lapps_log(lapps_server *srv, lapps_log_level level, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
 /* ------------------------------------------------------------------------------------ */
 /* Instances and connections (on their worker only)                                      */
 
 /** The worker an instance runs on (0-based). */
 LAPPS_EXPORT unsigned lapps_instance_worker(const lapps_instance *inst);
+/** The server the instance belongs to. */
+LAPPS_EXPORT lapps_server *lapps_instance_server(const lapps_instance *inst);
+/** The open connection of this instance with id @p conn_id, or NULL (stale or unknown
+ *  id, another instance's connection, or one that is closing). */
+LAPPS_EXPORT lapps_conn *lapps_instance_conn(lapps_instance *inst, uint64_t conn_id);
+/** The instance a connection belongs to. */
+LAPPS_EXPORT lapps_instance *lapps_conn_instance(const lapps_conn *conn);
 /** Per-instance data for the service's own use (NULL until set). */
 LAPPS_EXPORT void lapps_instance_set_data(lapps_instance *inst, void *data);
 LAPPS_EXPORT void *lapps_instance_get_data(const lapps_instance *inst);

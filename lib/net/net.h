@@ -68,6 +68,7 @@ struct lapps_service {
     lapps_on_shutdown_fn on_shutdown;
     lapps_on_request_fn on_request; /* LAPPS_PROTO_LAPPS */
     void *user_data;
+    lapps_cleanup_fn cleanup; /* called with user_data by the server's copy only */
     /* set at registration */
     size_t index;
     size_t target_len;

@@ -24,6 +24,7 @@ struct lapps_request {
     uint64_t cid;
     const char *method;
     const struct lapps_value *params;
+    const struct lapps_value *message;
     uint8_t state;
     bool heap; /* a deferred handle */
 };
@@ -161,6 +162,7 @@ lapps__rpc_deliver(struct lapps_conn *c, uint8_t opcode, const uint8_t *data, si
         .cid = r.cid,
         .method = method,
         .params = r.params,
+        .message = root,
         .state = r.cid ? RQ_ANSWERED : RQ_OPEN, /* a notification is owed nothing */
     };
     if (!s->on_request) {
@@ -194,6 +196,12 @@ lapps_request_cid(const lapps_request *req)
     return req ? req->cid : 0;
 }
 
+LAPPS_EXPORT const lapps_value *
+lapps_request_message(const lapps_request *req)
+{
+    return req ? req->message : NULL;
+}
+
 LAPPS_EXPORT lapps_request *
 lapps_request_defer(lapps_request *req)
 {
@@ -207,6 +215,7 @@ lapps_request_defer(lapps_request *req)
     h->conn = NULL;
     h->method = NULL; /* borrowed from the message */
     h->params = NULL;
+    h->message = NULL;
     req->state = RQ_DEFERRED;
     return h;
 }

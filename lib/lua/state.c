@@ -1,0 +1,268 @@
+/* state.c — one instance's lua_State: how it is built, how every call into it is
+ * protected, and the instruction budget.
+ *
+ * Nothing here runs Lua unprotected: LuaJIT's panic path ends the process, so even the
+ * pushing of a callback's arguments (which allocates) happens inside lua_pcall, in a
+ * trampoline kept in the registry (lua_pushcfunction would allocate a closure per call). */
+#include <lauxlib.h>
+#include <luajit.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "lua/host.h"
+#include "lua/modules.h"
+#include "lua/nljson.h"
+
+static const char *const callback_names[] = {"onStart", "onMessage", "onDisconnect", "onShutdown"};
+
+/* ---- print ---- */
+
+/* print(...) writes one log line, the arguments tostring()ed and joined by tabs, as
+ * Lua's print does on stdout. */
+static int
+lua_print(lua_State *L)
+{
+    struct lapps__lua_inst *li = lua_touserdata(L, lua_upvalueindex(1));
+    int n = lua_gettop(L);
+    luaL_checkstack(L, 2 * n + 2, "too many arguments to print");
+    lua_getglobal(L, "tostring");
+    int tostring = n + 1, parts = 0;
+    for (int i = 1; i <= n; i++) {
+        if (i > 1) {
+            lua_pushliteral(L, "\t");
+            parts++;
+        }
+        lua_pushvalue(L, tostring);
+        lua_pushvalue(L, i);
+        lua_call(L, 1, 1);
+        if (!lua_isstring(L, -1))
+            return luaL_error(L, "'tostring' must return a string to 'print'");
+        parts++;
+    }
+    lua_concat(L, parts);
+    lapps_log(li->svc->srv, LAPPS_LOG_INFO, "%s: %s", li->svc->name, lua_tostring(L, -1));
+    return 0;
+}
+
+/* ---- the budget ---- */
+
+static void
+budget_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    lua_getfield(L, LUA_REGISTRYINDEX, "lapps.inst");
+    struct lapps__lua_inst *li = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    /* From now on every instruction raises, so a script that catches the error with
+     * pcall cannot go on running: the error reaches the host's pcall. */
+    if (!li->budget_spent) {
+        li->budget_spent = true;
+        lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
+    }
+    char msg[64]; /* lua_pushfstring knows no 64-bit format */
+    snprintf(msg, sizeof msg, "instruction budget of %llu exceeded",
+             (unsigned long long)li->svc->budget);
+    luaL_error(L, "%s", msg);
+}
+
+static void
+budget_arm(struct lapps__lua_inst *li)
+{
+    if (li->svc->budget == 0)
+        return;
+    li->budget_spent = false;
+    uint64_t b = li->svc->budget;
+    lua_sethook(li->L, budget_hook, LUA_MASKCOUNT, b > 0x7fffffff ? 0x7fffffff : (int)b);
+}
+
+static void
+budget_disarm(struct lapps__lua_inst *li)
+{
+    if (li->svc->budget)
+        lua_sethook(li->L, NULL, 0, 0);
+}
+
+/* ---- protected calls ---- */
+
+static int
+traceback(lua_State *L)
+{
+    const char *msg = lua_tostring(L, 1);
+    luaL_traceback(L, L, msg ? msg : "(error object is not a string)", 1);
+    return 1;
+}
+
+static void
+push_handler(lua_State *L, uint64_t id)
+{
+    lua_pushnumber(L, (lua_Number)id); /* ids stay below 2^46: exact */
+}
+
+static int
+trampoline(lua_State *L)
+{
+    struct lapps__lua_call *k = lua_touserdata(L, 1);
+    struct lapps__lua_inst *li = k->li;
+    int nargs = 0;
+    switch (k->cb) {
+    case CB_ON_MESSAGE_RAW:
+        lua_rawgeti(L, LUA_REGISTRYINDEX, li->ref_on_message);
+        push_handler(L, k->conn_id);
+        lua_pushinteger(L, k->kind);
+        lua_pushlstring(L, k->data, k->len);
+        nargs = 3;
+        break;
+    case CB_ON_MESSAGE_LAPPS:
+        lua_rawgeti(L, LUA_REGISTRYINDEX, li->ref_on_message);
+        push_handler(L, k->conn_id);
+        lua_pushinteger(L, k->kind);
+        lapps__nljson_push_copy(L, k->message);
+        nargs = 3;
+        break;
+    case CB_ON_DISCONNECT:
+        lua_rawgeti(L, LUA_REGISTRYINDEX, li->ref_on_disconnect);
+        push_handler(L, k->conn_id);
+        nargs = 1;
+        break;
+    case CB_ON_START:
+    case CB_ON_SHUTDOWN:
+        lua_getglobal(L, li->svc->name);
+        lua_getfield(L, -1, k->cb == CB_ON_START ? "onStart" : "onShutdown");
+        lua_remove(L, -2);
+        break;
+    }
+    lua_call(L, nargs, 1);
+    k->returned_true = lua_type(L, -1) == LUA_TBOOLEAN && lua_toboolean(L, -1);
+    return 0;
+}
+
+int
+lapps__lua_call(struct lapps__lua_call *k)
+{
+    struct lapps__lua_inst *li = k->li;
+    lua_State *L = li->L;
+    int base = lua_gettop(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, li->ref_traceback);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, li->ref_trampoline);
+    lua_pushlightuserdata(L, k);
+    budget_arm(li);
+    int rc = lua_pcall(L, 1, 0, base + 1);
+    budget_disarm(li);
+    if (rc != 0) {
+        static const char *const names[] = {"onStart", "onMessage", "onMessage", "onDisconnect",
+                                            "onShutdown"};
+        const char *msg = lua_tostring(L, -1);
+        lapps_log(li->svc->srv, LAPPS_LOG_ERROR, "%s.%s: %s", li->svc->name, names[k->cb],
+                  msg ? msg : "(no message: out of memory?)");
+    }
+    lua_settop(L, base);
+    return rc == 0 ? 0 : LAPPS_ERR_INVAL;
+}
+
+/* ---- building a state ---- */
+
+struct setup {
+    struct lapps__lua_inst *li;
+    const char *missing; /* the first callback the module lacks */
+};
+
+static int
+ref_function(lua_State *L, lua_CFunction fn)
+{
+    lua_pushcfunction(L, fn);
+    return luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+static int
+setup_state(lua_State *L)
+{
+    struct setup *st = lua_touserdata(L, 1);
+    struct lapps__lua_inst *li = st->li;
+    struct lapps__lua_svc *svc = li->svc;
+    luaL_openlibs(L);
+    /* After the libraries: opening `jit` turns the compiler (back) on. */
+    if (svc->budget)
+        luaJIT_setmode(L, 0, LUAJIT_MODE_ENGINE | LUAJIT_MODE_OFF);
+    lua_pushlightuserdata(L, li);
+    lua_setfield(L, LUA_REGISTRYINDEX, "lapps.inst");
+    lua_getglobal(L, "package");
+    lua_pushstring(L, svc->package_path);
+    lua_setfield(L, -2, "path");
+    lua_pop(L, 1);
+    lua_pushlightuserdata(L, li);
+    lua_pushcclosure(L, lua_print, 1);
+    lua_setglobal(L, "print");
+    lapps__nljson_open(L);
+    lapps__lua_open_ws(L, li);
+    for (char **p = svc->preload; *p; p++)
+        lapps__lua_preload_find (*p)(L);
+    li->ref_traceback = ref_function(L, traceback);
+    li->ref_trampoline = ref_function(L, trampoline);
+    /* require(name), with the budget on: module code runs here too. */
+    lua_getglobal(L, "require");
+    lua_pushstring(L, svc->name);
+    budget_arm(li);
+    lua_call(L, 1, 1);
+    budget_disarm(li);
+    if (!lua_istable(L, -1))
+        return luaL_error(L, "module '%s' returned %s, not a table", svc->name,
+                          luaL_typename(L, -1));
+    lua_pushvalue(L, -1);
+    lua_setglobal(L, svc->name);
+    for (size_t i = 0; i < sizeof callback_names / sizeof *callback_names; i++) {
+        lua_getfield(L, -1, callback_names[i]);
+        if (!lua_isfunction(L, -1)) {
+            st->missing = callback_names[i];
+            return 0;
+        }
+        lua_pop(L, 1);
+    }
+    lua_getfield(L, -1, "onMessage");
+    li->ref_on_message = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_getfield(L, -1, "onDisconnect");
+    li->ref_on_disconnect = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 0;
+}
+
+int
+lapps__lua_inst_open(struct lapps__lua_inst *li, char *err, size_t errlen)
+{
+    li->L = luaL_newstate();
+    if (!li->L) {
+        snprintf(err, errlen, "service %s: no memory for a Lua state", li->svc->name);
+        return LAPPS_ERR_NOMEM;
+    }
+    li->pending_tail = &li->pending;
+    struct setup st = {.li = li};
+    lua_State *L = li->L;
+    lua_pushcfunction(L, traceback);
+    lua_pushcfunction(L, setup_state);
+    lua_pushlightuserdata(L, &st);
+    int rc = lua_pcall(L, 1, 0, 1);
+    if (rc != 0 || st.missing) {
+        if (rc != 0)
+            snprintf(err, errlen, "service %s: %s", li->svc->name,
+                     lua_tostring(L, -1) ? lua_tostring(L, -1) : "out of memory");
+        else
+            snprintf(err, errlen,
+                     "service %s: the module has no function %s (it needs %s, %s, "
+                     "%s and %s)",
+                     li->svc->name, st.missing, callback_names[0], callback_names[1],
+                     callback_names[2], callback_names[3]);
+        lua_close(L);
+        li->L = NULL;
+        return rc == LUA_ERRMEM ? LAPPS_ERR_NOMEM : LAPPS_ERR_INVAL;
+    }
+    lua_settop(L, 0);
+    return 0;
+}
+
+void
+lapps__lua_inst_close(struct lapps__lua_inst *li)
+{
+    lapps__lua_drop_pending(li, 0, true);
+    if (li->L)
+        lua_close(li->L);
+    li->L = NULL;
+}

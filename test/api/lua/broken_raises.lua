@@ -1,0 +1,2 @@
+-- broken_raises: a module whose loading raises.
+error("this module refuses to load")

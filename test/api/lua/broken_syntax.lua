@@ -1,0 +1,3 @@
+-- broken_syntax: a module that does not parse.
+local m = {
+return m

@@ -1,0 +1,483 @@
+/* API tests of the Lua host (include/lapps/lua.h): real Lua services (test/api/lua/)
+ * served to real clients (python3-websockets, with python3-cbor2 for the LAppS
+ * protocol), on workers and isolated on threads of their own.
+ *
+ * Services: /raw (rawecho.lua, raw) and /rpc (rpc.lua, LAppS), and with `isolated` the
+ * same modules as /raw_iso and /rpc_iso. The server's log lines are kept, so print(),
+ * onDisconnect and the tracebacks of failing callbacks can be checked. */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lapps/lapps.h>
+
+#include "harness.h"
+
+#define CLIENT_MS 30000
+
+struct lua_server {
+    lapps_server *srv;
+    char raw[96], rpc[96], raw_iso[96], rpc_iso[96];
+};
+
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static char log_text[1 << 16];
+static size_t log_len;
+
+static void
+log_fn(lapps_log_level level, const char *msg, void *ud)
+{
+    (void)level;
+    (void)ud;
+    pthread_mutex_lock(&log_lock);
+    int n = snprintf(log_text + log_len, sizeof log_text - log_len, "%s\n", msg);
+    if (n > 0 && (size_t)n < sizeof log_text - log_len)
+        log_len += (size_t)n;
+    pthread_mutex_unlock(&log_lock);
+}
+
+/* How many log lines contain @p needle. */
+static int
+log_count(const char *needle)
+{
+    int n = 0;
+    pthread_mutex_lock(&log_lock);
+    for (const char *p = log_text; (p = strstr(p, needle)); p++)
+        n++;
+    pthread_mutex_unlock(&log_lock);
+    return n;
+}
+
+/* Waits until at least @p want log lines contain @p needle. */
+static int
+log_wait(const char *needle, int want, int timeout_ms)
+{
+    int n = 0;
+    for (int t = 0; t <= timeout_ms && (n = log_count(needle)) < want; t += 10)
+        api_sleep_ms(10);
+    return n;
+}
+
+static const char *
+lua_dir(void)
+{
+    const char *d = getenv("LAPPS_API_LUA");
+    cr_assert(d, "LAPPS_API_LUA is not set (run the tests through meson)");
+    return d;
+}
+
+static int
+add(lapps_server *srv, const char *name, const char *target, lapps_protocol proto, int isolated,
+    unsigned instances, uint64_t budget, char *err, size_t errlen)
+{
+    const char *path[] = {lua_dir(), NULL};
+    const char *preload[] = {"time", "murmur", "no_such_module", NULL};
+    lapps_lua_service d = {
+        .size = sizeof d,
+        .name = name,
+        .target = target,
+        .path = path,
+        .protocol = proto,
+        .instances = instances,
+        .isolated = isolated,
+        .preload = preload,
+        .instruction_budget = budget,
+    };
+    return lapps_lua_service_register(srv, &d, err, errlen);
+}
+
+static lapps_server *
+new_server(unsigned workers)
+{
+    lapps_opts *o;
+    lapps_server *srv;
+    pthread_mutex_lock(&log_lock);
+    log_len = 0;
+    log_text[0] = '\0';
+    pthread_mutex_unlock(&log_lock);
+    cr_assert_eq(lapps_opts_new(&o), 0);
+    cr_assert_eq(lapps_opts_set_workers(o, workers), 0);
+    cr_assert_eq(lapps_opts_add_listener(o, "127.0.0.1", 0, NULL), 0);
+    cr_assert_eq(lapps_opts_set_log(o, log_fn, LAPPS_LOG_DEBUG, NULL), 0);
+    cr_assert_eq(lapps_server_new(&srv, o), 0);
+    lapps_opts_free(o);
+    return srv;
+}
+
+static void
+lua_start(struct lua_server *s, unsigned workers, uint64_t budget)
+{
+    char err[512];
+    s->srv = new_server(workers);
+    cr_assert_eq(add(s->srv, "rawecho", "/raw", LAPPS_PROTO_RAW, 0, 0, budget, err, sizeof err), 0,
+                 "%s", err);
+    cr_assert_eq(add(s->srv, "rpc", "/rpc", LAPPS_PROTO_LAPPS, 0, 0, budget, err, sizeof err), 0,
+                 "%s", err);
+    cr_assert_eq(add(s->srv, "rawecho", "/raw_iso", LAPPS_PROTO_RAW, 1, 2, budget, err, sizeof err),
+                 0, "%s", err);
+    cr_assert_eq(add(s->srv, "rpc", "/rpc_iso", LAPPS_PROTO_LAPPS, 1, 2, budget, err, sizeof err),
+                 0, "%s", err);
+    cr_assert_eq(lapps_server_start(s->srv), 0, "start: %s", log_text);
+    unsigned port = lapps_server_port(s->srv, 0);
+    snprintf(s->raw, sizeof s->raw, "ws://127.0.0.1:%u/raw", port);
+    snprintf(s->rpc, sizeof s->rpc, "ws://127.0.0.1:%u/rpc", port);
+    snprintf(s->raw_iso, sizeof s->raw_iso, "ws://127.0.0.1:%u/raw_iso", port);
+    snprintf(s->rpc_iso, sizeof s->rpc_iso, "ws://127.0.0.1:%u/rpc_iso", port);
+}
+
+static void
+lua_finish(struct lua_server *s)
+{
+    lapps_server_free(s->srv);
+    /* Every state ran onShutdown: 2 workers' /raw and /rpc, and 2 threads of each
+     * isolated service. */
+    cr_assert_eq(log_count("rawecho: onShutdown"), log_count("rawecho: onStart"));
+    cr_assert_eq(log_count("rpc: onShutdown"), log_count("rpc: onStart"));
+}
+
+/* Runs a client script with up to 12 arguments (NULL-terminated); returns its output. */
+static char *
+client(const char *script, const char *mode, const char *uri, ...)
+{
+    const char *x[13] = {0};
+    va_list ap;
+    va_start(ap, uri);
+    for (int i = 0; i < 13 && (x[i] = va_arg(ap, const char *)); i++)
+        cr_assert_lt(i, 12, "too many client arguments");
+    va_end(ap);
+    char *out;
+    int rc = api_python(CLIENT_MS, &out, script, mode, uri, x[0], x[1], x[2], x[3], x[4], x[5],
+                        x[6], x[7], x[8], x[9], x[10], x[11], NULL);
+    cr_assert_eq(rc, 0, "the client failed (exit %d); its output:\n%s\nthe server's log:\n%s", rc,
+                 out, log_text);
+    return out;
+}
+
+#define EXPECT(expect, ...)                                                                        \
+    do {                                                                                           \
+        char *out_ = client(__VA_ARGS__, NULL);                                                    \
+        cr_assert_str_eq(out_, (expect));                                                          \
+        free(out_);                                                                                \
+    } while (0)
+
+/* ---- raw services ---- */
+
+Test(lua, raw_echo_on_workers_and_isolated, .timeout = 120)
+{
+    struct lua_server s;
+    lua_start(&s, 2, 0);
+    const char *uris[] = {s.raw, s.raw_iso};
+    for (int i = 0; i < 2; i++) {
+        char *out = client("ws_client.py", "echo", uris[i], NULL);
+        API_EXPECT_LINE(out, "ok binary-64k 65536");
+        API_EXPECT_LINE(out, "done");
+        free(out);
+        out = client("ws_client.py", "fragments", uris[i], NULL);
+        API_EXPECT_LINE(out, "done");
+        free(out);
+    }
+    lua_finish(&s);
+}
+
+Test(lua, raw_callback_errors_close_that_connection_only, .timeout = 120)
+{
+    struct lua_server s;
+    lua_start(&s, 1, 1000000);
+    const char *uris[] = {s.raw, s.raw_iso};
+    for (int i = 0; i < 2; i++) {
+        const char *u = uris[i];
+        EXPECT("close 1011 \n"
+               "done\n",
+               "lapps_client.py", "send", u, "text:!fail");
+        EXPECT("close 1011 \n"
+               "done\n",
+               "lapps_client.py", "send", u, "text:!false");
+        EXPECT("close 1011 \n"
+               "done\n",
+               "lapps_client.py", "send", u, "text:!loop");
+        EXPECT("close 1011 \n"
+               "done\n",
+               "lapps_client.py", "send", u, "text:!pcall-loop");
+        /* The instance goes on. */
+        EXPECT("text still here\n"
+               "done\n",
+               "lapps_client.py", "send", u, "text:still here");
+    }
+    cr_assert_geq(log_count("failing on purpose"), 2);
+    cr_assert_geq(log_count("stack traceback"), 2, "%s", log_text);
+    cr_assert_geq(log_count("instruction budget of 1000000 exceeded"), 4, "%s", log_text);
+    cr_assert_geq(log_count("returned something else than true"), 2);
+    lua_finish(&s);
+}
+
+Test(lua, raw_ws_close_and_bad_sends, .timeout = 120)
+{
+    struct lua_server s;
+    lua_start(&s, 1, 0);
+    EXPECT("close 4000 bye\n"
+           "done\n",
+           "lapps_client.py", "send", s.raw, "text:!close 4000 bye");
+    EXPECT("text close: false invalid close code: 1000-1003, 1007-1014 or 3000-4999\n"
+           "text close: false invalid close code (1000-1003, 1007-1014 or 3000-4999) or reason "
+           "(UTF-8, at most 123 bytes)\n"
+           "done\n",
+           "lapps_client.py", "send", s.raw, "text:!close 999", "text:!close 1005");
+    EXPECT("text false Usage: ws:send(handler, opcode, string): opcode must be 1 (text) or 2 "
+           "(binary)\n"
+           "false a text message must be valid UTF-8\n"
+           "false Usage: ws:send(handler, opcode, string): the message must be a string\n"
+           "false ws:send(handler, nljson) is for LAppS services; a raw service sends "
+           "ws:send(handler, opcode, string)\n"
+           "false Usage: ws:send(handler, ...): the handler must be a connection id\n"
+           "false invalid close code (1000-1003, 1007-1014 or 3000-4999) or reason (UTF-8, at "
+           "most 123 bytes)\n"
+           "false invalid close code: 1000-1003, 1007-1014 or 3000-4999\n"
+           "done\n",
+           "lapps_client.py", "send", s.raw, "text:!badsend");
+    lua_finish(&s);
+}
+
+/* The id of a connection as the service sees it, from "!id". */
+static char *
+id_of_a_closed_connection(const char *uri)
+{
+    char *out = client("lapps_client.py", "send", uri, "text:!id", NULL);
+    cr_assert(strncmp(out, "text ", 5) == 0, "%s", out);
+    char *id = strndup(out + 5, strcspn(out + 5, "\n"));
+    free(out);
+    return id;
+}
+
+Test(lua, stale_handlers_are_refused, .timeout = 120)
+{
+    struct lua_server s;
+    lua_start(&s, 1, 0);
+    EXPECT("text false no such connection false no such connection\n"
+           "done\n",
+           "lapps_client.py", "send", s.raw, "text:!stale");
+    char *id = id_of_a_closed_connection(s.raw);
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "text:!sendto %s", id);
+    cr_assert_eq(log_wait("rawecho: onDisconnect", 2, 10000), 2);
+    EXPECT("text false no such connection false no such connection\n"
+           "done\n",
+           "lapps_client.py", "send", s.raw, cmd);
+    free(id);
+    /* Isolated: by id, from another thread. */
+    EXPECT("text false no such connection false no such connection\n"
+           "done\n",
+           "lapps_client.py", "send", s.raw_iso, "text:!stale");
+    lua_finish(&s);
+}
+
+Test(lua, print_goes_to_the_log, .timeout = 60)
+{
+    struct lua_server s;
+    lua_start(&s, 1, 0);
+    EXPECT("text after\n"
+           "done\n",
+           "lapps_client.py", "send", s.raw, "0*text:!print", "text:after");
+    cr_assert_eq(log_count("rawecho: printed\t1\tnil\ttrue"), 1, "%s", log_text);
+    lua_finish(&s);
+}
+
+Test(lua, on_disconnect_once_per_connection_even_after_abrupt_drops, .timeout = 120)
+{
+    struct lua_server s;
+    lua_start(&s, 2, 0);
+    char port[8];
+    snprintf(port, sizeof port, "%u", lapps_server_port(s.srv, 0));
+    /* 20 connections that drop TCP without a close frame, on each service. */
+    char *out;
+    int rc = api_python(CLIENT_MS, &out, "raw.py", port, "--repeat", "20", "hs:/raw", "http", NULL);
+    API_CLIENT_OK(rc, out);
+    free(out);
+    rc = api_python(CLIENT_MS, &out, "raw.py", port, "--repeat", "20", "hs:/raw_iso", "http", NULL);
+    API_CLIENT_OK(rc, out);
+    free(out);
+    rc = api_python(CLIENT_MS, &out, "raw.py", port, "--repeat", "20", "hs:/rpc", "http", NULL);
+    API_CLIENT_OK(rc, out);
+    free(out);
+    cr_assert_eq(log_wait("rawecho: onDisconnect", 40, 10000), 40, "%s", log_text);
+    cr_assert_eq(log_wait("rpc: onDisconnect", 20, 10000), 20, "%s", log_text);
+    lapps_server_free(s.srv);
+    /* Exactly once: no more after the stop either. */
+    cr_assert_eq(log_count("rawecho: onDisconnect"), 40);
+    cr_assert_eq(log_count("rpc: onDisconnect"), 20);
+}
+
+/* ---- LAppS services ---- */
+
+static void
+requests_and_notifications(const char *uri)
+{
+    EXPECT("{\"cid\":0,\"result\":[1,\"two\",3.5,true,null,\"hex:00ff\",[],{\"k\":-5}],"
+           "\"status\":1}\n"
+           "{\"cid\":0,\"result\":[18446744073709551615,-9223372036854775808],\"status\":1}\n"
+           "{\"cid\":0,\"result\":[],\"status\":1}\n"
+           "{\"cid\":7,\"message\":[\"tick\"]}\n"
+           "{\"cid\":0,\"result\":[],\"status\":1}\n"
+           "{\"cid\":3,\"error\":{\"code\":42,\"message\":\"bad\"},\"status\":0}\n"
+           "{\"cid\":0,\"result\":[],\"status\":1}\n"
+           "{\"cid\":0,\"result\":[4,4,3,1,2,4,4,4],\"status\":1}\n"
+           "{\"cid\":0,\"error\":{\"code\":-32601,\"message\":\"no such method\"},\"status\":0}\n"
+           "done\n",
+           "lapps_client.py", "send", uri,
+           "cbor:{'lapps': 1, 'method': 'echo', 'params': [1, 'two', 3.5, True, None, "
+           "b'\\x00\\xff', [], {'k': -5}]}",
+           "cbor:{'lapps': 1, 'method': 'echo', 'params': [18446744073709551615, "
+           "-9223372036854775808]}",
+           "cbor:{'lapps': 1, 'method': 'echo'}", "cn:{'lapps': 1, 'method': 'log', 'cid': 3}",
+           "cn:{'lapps': 1, 'method': 'log', 'cid': 3, 'params': [1]}",
+           "2*cbor:{'lapps': 1, 'method': 'notify', 'params': [7, 'tick']}",
+           "2*cbor:{'lapps': 1, 'method': 'notify_error', 'params': [3, 42, 'bad']}",
+           "cbor:{'lapps': 1, 'method': 'types', 'params': []}",
+           "cbor:{'lapps': 1, 'method': 'nope'}");
+}
+
+Test(lua, lapps_requests_and_notifications, .timeout = 120)
+{
+    struct lua_server s;
+    lua_start(&s, 1, 0);
+    requests_and_notifications(s.rpc);
+    requests_and_notifications(s.rpc_iso);
+    lua_finish(&s);
+}
+
+static void
+error_paths(const char *uri)
+{
+    EXPECT("{\"cid\":0,\"error\":{\"code\":-32603,\"message\":\"internal error: the service "
+           "failed\"},\"status\":0}\n"
+           "{\"cid\":0,\"result\":[\"answered\"],\"status\":1}\n"
+           "{\"cid\":0,\"error\":{\"code\":-32603,\"message\":\"internal error: the service "
+           "failed\"},\"status\":0}\n"
+           "{\"cid\":0,\"result\":[\"first\"],\"status\":1}\n"
+           "{\"cid\":0,\"result\":[\"second\"],\"status\":1}\n"
+           "{\"cid\":0,\"result\":[\"one\"],\"status\":1}\n"
+           "{\"cid\":9,\"message\":[false,\"no request to answer: every request on this "
+           "connection has its response\"]}\n"
+           "{\"cid\":0,\"result\":[\"false no such connection\",\"false no such connection\"],"
+           "\"status\":1}\n"
+           "{\"cid\":0,\"result\":[\"after\"],\"status\":1}\n"
+           "close 1011 \n"
+           "done\n",
+           "lapps_client.py", "send", uri, "cbor:{'lapps': 1, 'method': 'fail'}",
+           "cbor:{'lapps': 1, 'method': 'answer_then_fail'}", "cbor:{'lapps': 1, 'method': 'loop'}",
+           "0*cbor:{'lapps': 1, 'method': 'hold'}", "2*cbor:{'lapps': 1, 'method': 'release'}",
+           "2*cbor:{'lapps': 1, 'method': 'twice'}", "cbor:{'lapps': 1, 'method': 'stale'}",
+           "cbor:{'lapps': 1, 'method': 'echo', 'params': ['after']}",
+           "cbor:{'lapps': 1, 'method': 'false'}");
+    EXPECT("{\"cid\":0,\"result\":[\"false a LAppS message is an object\","
+           "\"false a LAppS message needs \\\"cid\\\", a non-negative integer\","
+           "\"false a LAppS message needs \\\"cid\\\", a non-negative integer\","
+           "\"false a LAppS message needs \\\"status\\\", 0 or 1\","
+           "\"false a response (cid 0, status 1) needs \\\"result\\\", an array\","
+           "\"false a response (cid 0, status 1) needs \\\"result\\\", an array\","
+           "\"false a notification (cid > 0, status 1) needs \\\"message\\\", an array\","
+           "\"false an error (status 0) needs \\\"error\\\", an object\","
+           "\"false an error needs \\\"error.code\\\", an integer\","
+           "\"false an error needs \\\"error.message\\\", a string\","
+           "\"false ws:send(handler, opcode, string) is for raw services; a LAppS service sends "
+           "an nljson message\","
+           "\"false Usage: ws:send(handler, nljson): the message must be an nljson value\"],"
+           "\"status\":1}\n"
+           "done\n",
+           "lapps_client.py", "send", uri, "cbor:{'lapps': 1, 'method': 'invalid'}");
+}
+
+Test(lua, lapps_error_paths, .timeout = 120)
+{
+    struct lua_server s;
+    lua_start(&s, 1, 1000000);
+    error_paths(s.rpc);
+    error_paths(s.rpc_iso);
+    cr_assert_geq(log_count("instruction budget of 1000000 exceeded"), 2, "%s", log_text);
+    lua_finish(&s);
+}
+
+Test(lua, thousand_pipelined_requests_in_order, .timeout = 120)
+{
+    struct lua_server s;
+    lua_start(&s, 2, 0);
+    EXPECT("ordered 1000\ndone\n", "lapps_client.py", "pipeline", s.rpc, "1000");
+    EXPECT("ordered 1000\ndone\n", "lapps_client.py", "pipeline", s.rpc_iso, "1000");
+    lua_finish(&s);
+}
+
+Test(lua, every_nljson_function_through_a_service, .timeout = 60)
+{
+    struct lua_server s;
+    lua_start(&s, 1, 0);
+    EXPECT(
+        "{\"cid\":0,\"result\":["
+        "\"{\\\"a\\\":[1,2,{\\\"b\\\":\\\"c\\\"}],\\\"n\\\":null,\\\"t\\\":true,\\\"f\\\":1.5}\","
+        "\"object array boolean\","
+        "\"c\","
+        "\"{\\\"a\\\":[1,2,{\\\"b\\\":\\\"d\\\"}],\\\"n\\\":null,\\\"t\\\":true,\\\"f\\\":1.5,"
+        "\\\"x\\\":[1,2,3],\\\"y\\\":{\\\"k\\\":\\\"v\\\"}}\","
+        "\"true true false\","
+        "\"{\\\"a\\\":[2,{\\\"b\\\":\\\"d\\\"}],\\\"t\\\":true,\\\"f\\\":1.5,"
+        "\\\"x\\\":[1,2,3],\\\"y\\\":{\\\"k\\\":\\\"v\\\"}}\","
+        "\"false true\","
+        "\"true nil\","
+        "\"a,t,f,x,y\","
+        "\"1=10,2=20,p=[10,20],r=1,q={\\\"r\\\":1}\","
+        "\"cbor round trip\","
+        "\"{\\n  \\\"k\\\": [\\n    1\\n  ]\\n}\","
+        "\"{\\\"from\\\":\\\"file\\\"}\","
+        "\"false line 1\"],\"status\":1}\n"
+        "done\n",
+        "lapps_client.py", "send", s.rpc, "cbor:{'lapps': 1, 'method': 'nljson'}");
+    lua_finish(&s);
+}
+
+/* ---- registration ---- */
+
+Test(lua, broken_modules_fail_registration_with_the_reason)
+{
+    char err[512];
+    lapps_server *srv = new_server(1);
+    cr_assert_eq(add(srv, "broken_missing", "/a", LAPPS_PROTO_RAW, 0, 0, 0, err, sizeof err),
+                 LAPPS_ERR_INVAL);
+    cr_assert_str_eq(err, "service broken_missing: the module has no function onDisconnect (it "
+                          "needs onStart, onMessage, onDisconnect and onShutdown)");
+    cr_assert_eq(add(srv, "broken_syntax", "/b", LAPPS_PROTO_RAW, 0, 0, 0, err, sizeof err),
+                 LAPPS_ERR_INVAL);
+    cr_assert(strstr(err, "broken_syntax.lua:3:"), "%s", err);
+    cr_assert_eq(add(srv, "broken_raises", "/c", LAPPS_PROTO_RAW, 0, 0, 0, err, sizeof err),
+                 LAPPS_ERR_INVAL);
+    cr_assert(strstr(err, "this module refuses to load"), "%s", err);
+    cr_assert_eq(add(srv, "no_such_service", "/d", LAPPS_PROTO_RAW, 0, 0, 0, err, sizeof err),
+                 LAPPS_ERR_INVAL);
+    cr_assert(strstr(err, "module 'no_such_service' not found"), "%s", err);
+    cr_assert_eq(add(srv, "bad-name", "/e", LAPPS_PROTO_RAW, 0, 0, 0, err, sizeof err),
+                 LAPPS_ERR_INVAL);
+    cr_assert_eq(add(srv, "rawecho", "no-slash", LAPPS_PROTO_RAW, 0, 0, 0, err, sizeof err),
+                 LAPPS_ERR_INVAL);
+    cr_assert_eq(add(srv, "rawecho", "/raw", LAPPS_PROTO_RAW, 0, 0, 0, err, sizeof err), 0);
+    cr_assert_eq(add(srv, "rpc", "/raw", LAPPS_PROTO_LAPPS, 0, 0, 0, err, sizeof err),
+                 LAPPS_ERR_INVAL, "a taken target");
+    cr_assert(strstr(err, "target"), "%s", err);
+    cr_assert_geq(log_count("preload \"no_such_module\": no such module here, ignored"), 1);
+    lapps_server_free(srv);
+}
+
+Test(lua, a_failing_on_start_fails_the_server_start)
+{
+    char err[512];
+    for (int isolated = 0; isolated < 2; isolated++) {
+        lapps_server *srv = new_server(2);
+        cr_assert_eq(add(srv, "rawecho", "/raw", LAPPS_PROTO_RAW, 0, 0, 0, err, sizeof err), 0);
+        cr_assert_eq(
+            add(srv, "broken_onstart", "/x", LAPPS_PROTO_RAW, isolated, 0, 0, err, sizeof err), 0,
+            "%s", err);
+        cr_assert_neq(lapps_server_start(srv), 0);
+        cr_assert_geq(log_count("onStart refuses"), 1, "%s", log_text);
+        lapps_server_free(srv);
+        cr_assert_eq(log_count("rawecho: onShutdown"), log_count("rawecho: onStart"));
+    }
+}
