@@ -9,8 +9,10 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <lapps/lapps.h>
 
@@ -138,19 +140,20 @@ lua_finish(struct lua_server *s)
     cr_assert_eq(log_count("rpc: onShutdown"), log_count("rpc: onStart"));
 }
 
-/* Runs a client script with up to 12 arguments (NULL-terminated); returns its output. */
+/* Runs a client script with up to 14 arguments (NULL-terminated); returns its output. */
 static char *
-client(const char *script, const char *mode, const char *uri, ...)
+client(const char *script, ...)
 {
-    const char *x[13] = {0};
+    const char *x[15] = {0};
     va_list ap;
-    va_start(ap, uri);
-    for (int i = 0; i < 13 && (x[i] = va_arg(ap, const char *)); i++)
-        cr_assert_lt(i, 12, "too many client arguments");
+    va_start(ap, script);
+    for (int i = 0; i < 15 && (x[i] = va_arg(ap, const char *)); i++)
+        cr_assert_lt(i, 14, "too many client arguments");
     va_end(ap);
     char *out;
-    int rc = api_python(CLIENT_MS, &out, script, mode, uri, x[0], x[1], x[2], x[3], x[4], x[5],
-                        x[6], x[7], x[8], x[9], x[10], x[11], NULL);
+    /* The unused trailing NULLs end the list early. */
+    int rc = api_python(CLIENT_MS, &out, script, x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7],
+                        x[8], x[9], x[10], x[11], x[12], x[13], NULL);
     cr_assert_eq(rc, 0, "the client failed (exit %d); its output:\n%s\nthe server's log:\n%s", rc,
                  out, log_text);
     return out;
@@ -480,4 +483,62 @@ Test(lua, a_failing_on_start_fails_the_server_start)
         lapps_server_free(srv);
         cr_assert_eq(log_count("rawecho: onShutdown"), log_count("rawecho: onStart"));
     }
+}
+
+/* ---- lappsd with the examples ---- */
+
+/* lappsd -c DIR, where DIR holds a ws.json with a free port and a copy of
+ * examples/lua/lapps.json, and LAPPS_HOME=examples/lua finds the apps. */
+Test(lua, lappsd_serves_the_lua_examples, .timeout = 120)
+{
+    const char *lappsd = getenv("LAPPS_LAPPSD"), *examples = getenv("LAPPS_EXAMPLES_LUA");
+    cr_assert(lappsd && examples, "run through meson");
+    char dir[] = "/tmp/lapps-lua-XXXXXX", path[256], cmd[1024], line[96], uri[96];
+    cr_assert(mkdtemp(dir));
+    uint16_t port = api_free_port();
+    snprintf(path, sizeof path, "%s/ws.json", dir);
+    FILE *f = fopen(path, "w");
+    cr_assert(f);
+    fprintf(f, "{\"ip\": \"127.0.0.1\", \"port\": %u, \"workers\": {\"workers\": 2}}\n", port);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "cp '%s/lapps.json' '%s/'", examples, dir);
+    cr_assert_eq(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "LAPPS_HOME='%s' exec '%s' -c '%s' 2>&1", examples, lappsd, dir);
+    char sh[] = "/bin/sh", c[] = "-c";
+    char *argv[] = {sh, c, cmd, NULL};
+    struct api_proc srv;
+    api_spawn(&srv, argv);
+    snprintf(line, sizeof line, "ws://127.0.0.1:%u", port);
+    for (int t = 0; t < 200 && !strstr(srv.out ? srv.out : "", line); t++)
+        api_proc_read(&srv, 100);
+    cr_assert(srv.out && strstr(srv.out, line), "lappsd did not start:\n%s", srv.out);
+    snprintf(uri, sizeof uri, "ws://127.0.0.1:%u/echo", port);
+    char *out = client("ws_client.py", "echo", uri, NULL);
+    API_EXPECT_LINE(out, "done");
+    free(out);
+    snprintf(uri, sizeof uri, "ws://127.0.0.1:%u/echo_lapps", port);
+    out = client("echo_lapps_client.py", uri, NULL);
+    cr_assert_str_eq(
+        out,
+        "{\"cid\": 0, \"error\": {\"code\": -32000, \"message\": \"not logged in: call login "
+        "first\"}, \"status\": 0}\n"
+        "{\"cid\": 0, \"error\": {\"code\": 10, \"message\": \"authentication failed\"}, "
+        "\"status\": 0}\n"
+        "close 1000\n"
+        "{\"cid\": 0, \"result\": [{\"authkey\": KEY}], \"status\": 1}\n"
+        "key is an integer: True\n"
+        "{\"cid\": 0, \"result\": [\"a\", 1, \"hex:00ff\", {\"k\": [true, null]}], \"status\": 1}\n"
+        "{\"cid\": 0, \"error\": {\"code\": -32000, \"message\": \"not logged in: call login "
+        "first\"}, \"status\": 0}\n"
+        "{\"cid\": 0, \"error\": {\"code\": -32601, \"message\": \"no such method\"}, "
+        "\"status\": 0}\n"
+        "close 1000\n"
+        "done\n");
+    free(out);
+    int rc = api_proc_kill(&srv, SIGTERM, 20000);
+    cr_assert_eq(rc, 0, "lappsd must exit 0 after SIGTERM (got %d):\n%s", rc, srv.out);
+    cr_assert(strstr(srv.out, "echo: stopped"), "%s", srv.out);
+    api_proc_free(&srv);
+    snprintf(cmd, sizeof cmd, "rm -r '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
 }
