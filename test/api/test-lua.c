@@ -312,6 +312,35 @@ Test(lua, on_disconnect_once_per_connection_even_after_abrupt_drops, .timeout = 
     cr_assert_eq(log_count("rpc: onDisconnect"), 20);
 }
 
+/* An isolated instance may block: here it waits for a file that only appears after the
+ * worker has served another client, so if the block reached the worker, the file would
+ * come too late and the isolated service would answer "gave up". */
+Test(lua, a_blocking_isolated_service_does_not_block_the_worker, .timeout = 120)
+{
+    struct lua_server s;
+    lua_start(&s, 1, 0);
+    char flag[] = "/tmp/lapps-flag-XXXXXX", cmd[96];
+    int fd = mkstemp(flag);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    unlink(flag);
+    snprintf(cmd, sizeof cmd, "text:!waitfile %s", flag);
+    struct api_proc blocked;
+    api_python_spawn(&blocked, "lapps_client.py", "send", s.raw_iso, cmd, NULL);
+    cr_assert_eq(log_wait("rawecho: waiting", 1, 20000), 1, "%s", log_text);
+    EXPECT("text served\n"
+           "done\n",
+           "lapps_client.py", "send", s.raw, "text:served");
+    FILE *f = fopen(flag, "w");
+    cr_assert(f);
+    fclose(f);
+    cr_assert_eq(api_proc_wait(&blocked, CLIENT_MS), 0, "%s", blocked.out);
+    cr_assert_str_eq(blocked.out, "text released\ndone\n");
+    api_proc_free(&blocked);
+    unlink(flag);
+    lua_finish(&s);
+}
+
 /* ---- LAppS services ---- */
 
 static void

@@ -11,6 +11,8 @@
 --   !badsend       bad ws:send calls: answers each result
 --   !print         print()s a line with several values
 --   !id            answers the handler as text (tostring)
+--   !waitfile P    blocks (sleeping in os.execute) until the file P exists, then answers
+--                  "released"; gives up after 20 s with "gave up"
 local rawecho = {}
 
 local function results(...)
@@ -63,6 +65,18 @@ commands["!id"] = function(h) return ws:send(h, 1, tostring(h)) end
 rawecho.onMessage = function(handler, opcode, message)
   if opcode == 1 and message:sub(1, 1) == "!" then
     local cmd, a, b = message:match("^(%S+)%s*(%S*)%s*(.*)$")
+    if cmd == "!waitfile" then
+      print("rawecho: waiting for " .. a)
+      for _ = 1, 2000 do
+        local f = io.open(a)
+        if f then
+          f:close()
+          return ws:send(handler, 1, "released")
+        end
+        os.execute("sleep 0.01")
+      end
+      return ws:send(handler, 1, "gave up")
+    end
     if cmd == "!sendto" then
       local id = tonumber(a)
       return ws:send(handler, 1, results(ws:send(id, 1, "hello")) .. " " ..
