@@ -62,6 +62,8 @@ format:
 test: test-unit test-asan test-fuzz check-format
 	@.ci/test-summary build build-asan build-fuzz
 
+# The demo services are the Lua examples (examples/lua: ws.json, lapps.json, apps/).
+LAPPSD_ARGS ?= -c examples/lua
 run: build
 	build/cmd/lappsd/lappsd $(LAPPSD_ARGS)
 

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -545,7 +546,9 @@ api_spawn(struct api_proc *p, char *const argv[])
     pid_t pid = fork();
     cr_assert_geq(pid, 0, "fork: %s", strerror(errno));
     if (pid == 0) {
-        /* Only async-signal-safe calls between fork and exec: the parent has threads. */
+        /* Only async-signal-safe calls between fork and exec: the parent has threads. A
+         * child dies with the test, even one that fails before it could stop it. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         dup2(fds[1], 1);
         execv(argv[0], argv);
         _exit(127);

@@ -3,13 +3,13 @@
 local echo = {}
 
 echo.onStart = function()
-  print("echo: started")
+  print("started") -- the log line says which service
 end
 
 echo.onMessage = function(handler, opcode, message)
   local ok, err = ws:send(handler, opcode, message)
   if not ok then
-    print("echo: " .. err)
+    print(err)
   end
   -- Anything but true closes this connection with 1011.
   return ok
@@ -19,7 +19,7 @@ echo.onDisconnect = function(handler)
 end
 
 echo.onShutdown = function()
-  print("echo: stopped")
+  print("stopped")
 end
 
 return echo
