@@ -164,6 +164,10 @@ struct out {
     void *ctx;
     int err;
     int level; /* escaping levels applied to what is printed (keys that are not text) */
+    /* Bytes keys that are not text may still print. A key holding a map with such keys
+     * is escaped once per level, so its text can double with each level: a 300-byte
+     * CBOR message would print terabytes. Past this budget printing fails instead. */
+    size_t key_budget;
     size_t len;
     char buf[512];
 };
@@ -184,6 +188,13 @@ raw(struct out *o, const char *p, size_t n)
 {
     if (o->err || n == 0)
         return;
+    if (o->level > 0) {
+        if (n > o->key_budget) {
+            o->err = LAPPS_ERR_INVAL;
+            return;
+        }
+        o->key_budget -= n;
+    }
     if (n > sizeof o->buf - o->len) {
         flush(o);
         if (n >= sizeof o->buf) { /* a long string: no point copying it */
@@ -240,7 +251,8 @@ escape_at(struct out *o, const char *s, size_t n, int level)
         put_at(o, e, k, level);
         run = i + 1;
     }
-    put_at(o, s + run, n - run, level);
+    if (n > run) /* s may be NULL for an empty string */
+        put_at(o, s + run, n - run, level);
 }
 
 static void
@@ -410,7 +422,7 @@ value(struct out *o, const struct lapps_value *v, int indent, int depth)
 int
 lapps__json_print(const struct lapps_value *v, int indent, lapps__json_write_fn *write, void *ctx)
 {
-    struct out o = {.write = write, .ctx = ctx};
+    struct out o = {.write = write, .ctx = ctx, .key_budget = LAPPS__JSON_KEY_BUDGET};
     value(&o, v, indent, 0);
     flush(&o);
     return o.err;
@@ -419,7 +431,7 @@ lapps__json_print(const struct lapps_value *v, int indent, lapps__json_write_fn 
 int
 lapps__json_print_key(const struct lapps_value *key, lapps__json_write_fn *write, void *ctx)
 {
-    struct out o = {.write = write, .ctx = ctx};
+    struct out o = {.write = write, .ctx = ctx, .key_budget = LAPPS__JSON_KEY_BUDGET};
     if (key->type == LAPPS_VALUE_TEXT)
         raw(&o, (const char *)key->s, key->n);
     else if (key->type == LAPPS_VALUE_BYTES)

@@ -30,6 +30,10 @@ int lapps__json_parse(const char *text, size_t len, struct lapps_value **out, ch
  * from opening or reading it give LAPPS_ERR_PROTO too, with their reason in @p msg). */
 int lapps__json_parse_file(const char *path, struct lapps_value **out, char *msg, size_t msgcap);
 
+/* The bytes of text that keys inside keys that are not text may print in one call
+ * (each level escapes the one inside it again, so the text can double per level). */
+#define LAPPS__JSON_KEY_BUDGET (64u << 10)
+
 /* Prints @p v as JSON text: compact when @p indent <= 0, else one item per line
  * indented by @p indent spaces per level, with "key": value (nlohmann's layout).
  * Integers are exact, doubles the shortest text that reads back the same and always
@@ -37,7 +41,8 @@ int lapps__json_parse_file(const char *path, struct lapps_value **out, char *msg
  * UTF-8 as is, byte strings print as base64 text (standard alphabet, padded), map keys
  * that are not text as their own JSON text (see lapps__json_print_key()).
  * @return 0, what @p write returned when it failed, or LAPPS_ERR_INVAL (nesting beyond
- * 4 * LAPPS__VALUE_MAX_DEPTH, or a node of unknown type). */
+ * 4 * LAPPS__VALUE_MAX_DEPTH, a node of unknown type, or keys within keys past
+ * LAPPS__JSON_KEY_BUDGET). */
 int lapps__json_print(const struct lapps_value *v, int indent, lapps__json_write_fn *write,
                       void *ctx);
 

@@ -269,6 +269,8 @@ measure(const struct lapps_value *v, int open, size_t *nodes, size_t *bytes)
         return LAPPS_ERR_INVAL;
     size_t k = nodes_of(v);
     *nodes += k;
+    if (k == 0)
+        return 0; /* items may be NULL: no pointer arithmetic on it */
     for (const struct lapps_value *it = v->items, *end = it + k; it < end; it++) {
         if (it->type == LAPPS_VALUE_TEXT || it->type == LAPPS_VALUE_BYTES) {
             *bytes += it->n;
@@ -496,8 +498,10 @@ push_key(lua_State *L, const struct lapps_value *k)
     }
     luaL_Buffer b;
     luaL_buffinit(L, &b);
-    lapps__json_print_key(k, buf_write, &b); /* cannot fail: nljson trees nest <= 64 */
+    int rv = lapps__json_print_key(k, buf_write, &b);
     luaL_pushresult(&b);
+    if (rv != 0)
+        luaL_error(L, "nljson: a map key too large to print as text (keys within keys)");
 }
 
 static void
@@ -508,7 +512,8 @@ push_json(lua_State *L, const struct lapps_value *v, int indent)
     int rv = lapps__json_print(v, indent, buf_write, &b);
     luaL_pushresult(&b);
     if (rv != 0)
-        luaL_error(L, "nljson: cannot print this value as JSON (nested too deep)");
+        luaL_error(L, "nljson: cannot print this value as JSON (nested too deep, or map keys "
+                      "within map keys too large)");
 }
 
 /* ---- Lua values to values ---- */
@@ -1192,7 +1197,8 @@ f_typename(lua_State *L)
         return 1;
     case LUA_TCDATA:
         cdata_to(L, 1, &v); /* raises unless it is an int64_t or a uint64_t */
-        /* fall through */
+        lua_pushstring(L, "number");
+        return 1;
     case LUA_TNUMBER:
         lua_pushstring(L, "number");
         return 1;
