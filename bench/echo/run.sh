@@ -4,6 +4,7 @@
 #   bench/echo/run.sh [--quick] [--lappsd PATH] [--build DIR] [--rounds N] [--keep DIR]
 #   bench/echo/run.sh --tls [--quick] [--lappsd PATH] [--build DIR] [--rounds N] [--keep DIR]
 #   bench/echo/run.sh --lapps [--quick] [--lappsd PATH] [--build DIR] [--rounds N] [--keep DIR]
+#   bench/echo/run.sh --lua [--quick] [--lappsd PATH] [--build DIR] [--rounds N] [--keep DIR]
 #
 # Servers, each pinned to core 0: tcp-echo (the raw TCP floor, loadgen --raw), lws-echo
 # (libwebsockets), node ws (ws-echo.js) and, with --lappsd PATH, lappsd (started as PATH
@@ -25,6 +26,16 @@
 # same round; below the table the server user CPU per message of each and the difference
 # (what the protocol costs per request). --lappsd defaults to build/cmd/lappsd/lappsd.
 #
+# --lua: Lua services against lappsd's C ones, two lappsd processes (one worker each, both
+# on core 0, only one loaded at a time): lappsd -c DIR without a lapps.json serves the C
+# rows 'c-raw' (ws://127.0.0.1:5083/echo) and 'c-lapps' (/echo_lapps, loadgen --lapps);
+# lappsd -c DIR with bench/echo/lua/lapps.json (applications: bench/echo/lua/apps, made
+# absolute in the work directory) serves the Lua rows 'lua-raw' (ws://127.0.0.1:5283/echo,
+# apps/echo/echo.lua) and 'lua-lapps' (/echo_lapps, apps/echo_lapps/echo_lapps.lua). Payloads
+# 20 B and 1 KiB, 100 connections, k=1 and 8; 'x c-raw' is a row's msgs/s over c-raw's in the
+# same round; below the table lua-raw / c-raw, lua-lapps / c-raw and lua-lapps / c-lapps
+# with the server user CPU per message of both rows.
+#
 # --quick: 4 combinations, 1 round, 2 s windows (a smoke test, not a result).
 # --build DIR: Meson build directory with bench/echo/loadgen (default: build).
 # --keep DIR: keep the raw loadgen output and the server logs in DIR.
@@ -32,7 +43,8 @@
 # Environment: LAPPS_BENCH_NODE_DIR (where `ws` is installed, outside the repo; default
 # ${TMPDIR:-/tmp}/lapps-bench-node), LAPPS_BENCH_PORT (first peer port, default 5091),
 # LAPPS_BENCH_SERVER_CPU / LAPPS_BENCH_CLIENT_CPU (default 0 / 1), LAPPS_BENCH_LAPPSD_PORT
-# (lappsd's port with --lapps, default 5083).
+# (the C lappsd's port with --lapps and --lua, default 5083), LAPPS_BENCH_LUA_PORT (the Lua
+# lappsd's port with --lua, default 5283).
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -41,6 +53,7 @@ repo=$(cd "$here/../.." && pwd)
 quick=0
 tls=0
 lapps=0
+lua=0
 lappsd=""
 build="$repo/build"
 rounds=""
@@ -50,6 +63,7 @@ while [ $# -gt 0 ]; do
     --quick) quick=1 ;;
     --tls) tls=1 ;;
     --lapps) lapps=1 ;;
+    --lua) lua=1 ;;
     --lappsd) lappsd=${2:?--lappsd needs a path}; shift ;;
     --build) build=${2:?--build needs a directory}; shift ;;
     --rounds) rounds=${2:?--rounds needs a number}; shift ;;
@@ -60,16 +74,16 @@ while [ $# -gt 0 ]; do
     shift
 done
 
-if [ "$tls" = 1 ] && [ "$lapps" = 1 ]; then
-    echo "run.sh: --tls and --lapps are separate runs" >&2
+if [ $((tls + lapps + lua)) -gt 1 ]; then
+    echo "run.sh: --tls, --lapps and --lua are separate runs" >&2
     exit 2
 fi
-if [ "$tls" = 1 ] || [ "$lapps" = 1 ]; then
+if [ "$tls" = 1 ] || [ "$lapps" = 1 ] || [ "$lua" = 1 ]; then
     combos="20:100:1 20:100:8 1024:100:1 1024:100:8"
     if [ "$quick" = 1 ]; then
         warm=1 dur=2 rounds=${rounds:-1}
         combos="1024:100:1 1024:100:8"
-        [ "$lapps" = 1 ] && combos="20:100:1 20:100:8"
+        [ "$lapps" = 1 ] || [ "$lua" = 1 ] && combos="20:100:1 20:100:8"
     else
         warm=1 dur=3 rounds=${rounds:-3}
     fi
@@ -239,6 +253,39 @@ elif [ "$lapps" = 1 ]; then
     fi
     also echo_lapps lapps "ws://127.0.0.1:$lp/echo_lapps" lappsd
     ref[echo_lapps]=lappsd
+elif [ "$lua" = 1 ]; then
+    # two lappsd processes, one worker each: the C services (no lapps.json) and the Lua ones
+    if [ ! -x "$lappsd" ]; then
+        echo "run.sh: lappsd '$lappsd' not found or not executable (--lappsd PATH)" >&2
+        exit 1
+    fi
+    lp=${LAPPS_BENCH_LAPPSD_PORT:-5083}
+    luap=${LAPPS_BENCH_LUA_PORT:-5283}
+    case "$here" in *[\\\"\|\&]*)
+        echo "run.sh: --lua: the path $here has a character lapps.json cannot take here" >&2
+        exit 1 ;;
+    esac
+    mkdir -p "$work/lappsd" "$work/lua"
+    printf '{"ip":"127.0.0.1","port":%s,"workers":{"workers":1}}\n' "$lp" >"$work/lappsd/ws.json"
+    printf '{"ip":"127.0.0.1","port":%s,"workers":{"workers":1}}\n' "$luap" >"$work/lua/ws.json"
+    # bench/echo/lua/lapps.json with its applications directory made absolute (so neither
+    # LAPPS_HOME nor the work directory matters)
+    sed 's|"applications": *"apps"|"applications": "'"$here"'/lua/apps"|' "$here/lua/lapps.json" \
+        >"$work/lua/lapps.json"
+    if ! grep -q "\"$here/lua/apps\"" "$work/lua/lapps.json"; then
+        echo "run.sh: could not set directories.applications in $work/lua/lapps.json" >&2
+        exit 1
+    fi
+    start c-raw "$lp" ws "ws://127.0.0.1:$lp/echo" "$lappsd" -c "$work/lappsd"
+    also c-lapps lapps "ws://127.0.0.1:$lp/echo_lapps" c-raw
+    start lua-raw "$luap" ws "ws://127.0.0.1:$luap/echo" "$lappsd" -c "$work/lua"
+    also lua-lapps lapps "ws://127.0.0.1:$luap/echo_lapps" lua-raw
+    if [ -z "${pid[c-raw]:-}" ] || [ -z "${pid[lua-raw]:-}" ]; then
+        echo "run.sh: --lua needs both lappsd processes running (other ports:" \
+            "LAPPS_BENCH_LAPPSD_PORT, LAPPS_BENCH_LUA_PORT)" >&2
+        exit 1
+    fi
+    ref[c-lapps]=c-raw ref[lua-raw]=c-raw ref[lua-lapps]=c-raw
 else
 
 start tcp-echo "$port0" raw "127.0.0.1:$port0" "$build/bench/peers/tcp-echo" "$port0"
@@ -265,7 +312,7 @@ if node_ws; then
 fi
 for n in "${names[@]}"; do ref[$n]=tcp-echo; done
 
-fi # --tls / --lapps
+fi # --tls / --lapps / --lua
 
 if [ "${#names[@]}" -eq 0 ]; then
     echo "run.sh: no server started" >&2
@@ -338,7 +385,12 @@ echo
 echo "Echo benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'): median of $rounds round(s), ${dur} s window" \
     "after ${warm} s warm-up"
 echo "$versions; load average before $loadavg0, after $loadavg1"
-if [ "$lapps" = 1 ]; then
+if [ "$lua" = 1 ]; then
+    xcol="x c-raw"
+    echo "server CPU $server_cpu, loadgen CPU $client_cpu; two lappsd processes (1 worker each): C services" \
+        "(c-raw, c-lapps) and Lua services (lua-raw, lua-lapps); 'x c-raw' = msgs/s relative to c-raw" \
+        "in the same round"
+elif [ "$lapps" = 1 ]; then
     xcol="x raw"
     echo "server CPU $server_cpu, loadgen CPU $client_cpu; one lappsd process (1 worker) serves both rows;" \
         "'x raw' = echo_lapps msgs/s relative to /echo in the same round"
@@ -351,7 +403,10 @@ else
     echo "server CPU $server_cpu, loadgen CPU $client_cpu; 'x tcp' = msgs/s relative to tcp-echo in the same round"
 fi
 echo
-awk -v order="${names[*]}" -v combos="$combos" -v refs="$refs" -v xcol="$xcol" -v tls="$tls" -v lapps="$lapps" '
+pairs=""
+[ "$lua" = 1 ] && pairs="lua-raw:c-raw lua-lapps:c-raw lua-lapps:c-lapps"
+awk -v order="${names[*]}" -v combos="$combos" -v refs="$refs" -v xcol="$xcol" -v tls="$tls" \
+    -v lapps="$lapps" -v pairs="$pairs" '
 function median(list,    a, n, i, j, t) {
     n = split(list, a, " ")
     if (n == 0) return ""
@@ -466,6 +521,45 @@ END {
                 sprintf("%.1f/%.1f", median(vals[key SUBSEP "tx"]), median(vals[key SUBSEP "rx"])),
                 median(vals[key SUBSEP "lg"]), note
         }
+    }
+    # --lua: each pair a:b per combination: msgs/s a over b per round (median), user us/msg
+    # of both and the median of the per-round differences, user+sys of both and the quotient
+    np = split(pairs, pr, " ")
+    for (c = 1; c <= nc && np; c++) {
+        split(cmb[c], q, ":")
+        for (j = 1; j <= np; j++) {
+            split(pr[j], ab, ":")
+            ka = ab[1] SUBSEP q[1] SUBSEP q[2] SUBSEP q[3]
+            kb = ab[2] SUBSEP q[1] SUBSEP q[2] SUBSEP q[3]
+            if (!(ka in runs) || !(kb in runs)) {
+                pairsum = pairsum sprintf("  %6s k=%s: %-9s / %-7s -\n", human(q[1]), q[3], ab[1], ab[2])
+                continue
+            }
+            ratios = ""; dus = ""
+            for (r = 1; r <= maxr; r++) {
+                a = ab[1] SUBSEP r SUBSEP q[1] SUBSEP q[2] SUBSEP q[3]
+                b = ab[2] SUBSEP r SUBSEP q[1] SUBSEP q[2] SUBSEP q[3]
+                if ((a in rate) && (b in rate) && rate[b] > 0) {
+                    ratios = ratios " " (rate[a] / rate[b])
+                    dus = dus " " (ucpu[a] - ucpu[b])
+                }
+            }
+            ua = median(vals[ka SUBSEP "user"]); ub = median(vals[kb SUBSEP "user"])
+            ta = ua + median(vals[ka SUBSEP "sys"]); tb = ub + median(vals[kb SUBSEP "sys"])
+            pairsum = pairsum sprintf("  %6s k=%s: %-9s / %-7s %.2f (rounds:%s); user us/msg %.2f -> %.2f" \
+                                      " (%+.2f); user+sys %.2f -> %.2f: %s\n", human(q[1]), q[3],
+                                      ab[1], ab[2], median(ratios), rounded(ratios), ub, ua,
+                                      median(dus), tb, ta, ta > 0 ? sprintf("%.2f", tb / ta) : "-")
+        }
+    }
+    if (pairsum != "") {
+        print ""
+        print "Lua against C: msgs/s of the first row over the second (median of the per-round ratios),"
+        print "the server user CPU per message second -> first row (median of the per-round differences),"
+        print "then user+sys us/msg and their quotient: the ratio to expect where the server alone is the"
+        print "bottleneck. The issue asks lua-raw / c-raw >= 0.9 with <= 0.6 user us/msg, and"
+        print "lua-lapps / c-raw >= 0.8 with <= 2.5 user us per request:"
+        printf "%s", pairsum
     }
     if (summary != "" && lapps) {
         print ""
