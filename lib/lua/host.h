@@ -41,8 +41,9 @@ struct lapps__lua_inst {
     struct lapps__lua_svc *svc;
     lapps_instance *inst; /* on a worker; NULL when isolated */
     lua_State *L;
-    int ref_trampoline, ref_traceback, ref_on_message, ref_on_disconnect;
     bool budget_spent; /* the hook fired: every instruction now raises until unwound */
+    const void **raw_box; /* where a raw message's address goes for the Lua trampoline */
+    struct lapps__lua_call *call; /* the call the C trampoline is making */
     /* The request onMessage is handling (NULL for raw messages and afterwards). */
     lapps_request *cur_req;
     uint64_t cur_conn_id;
@@ -92,8 +93,9 @@ void lapps__lua_after_request(struct lapps__lua_inst *li, int rv, bool returned_
 /* Logs that onMessage returned something else than true (its connection closes). */
 void lapps__lua_log_not_true(struct lapps__lua_inst *li);
 
-/* The `ws` module (ws.c), bound to one instance. */
-void lapps__lua_open_ws(lua_State *L, struct lapps__lua_inst *li);
+/* The `ws` module (ws.c), bound to one instance; @p jit: the state compiles (no budget),
+ * so raw sends may take the FFI path. */
+void lapps__lua_open_ws(lua_State *L, struct lapps__lua_inst *li, bool jit);
 /* Releases the pending requests of one connection (all of them when @p all). */
 void lapps__lua_drop_pending(struct lapps__lua_inst *li, uint64_t conn_id, bool all);
 

@@ -77,16 +77,16 @@ struct ref {
 
 static const struct lapps_value null_node = {.type = LAPPS_VALUE_NULL};
 
-/* The registry holds the metatable under "nljson" (for luaL_checkudata) and under the
- * address of this variable: a light userdata key is found without hashing a string,
- * which matters on the path that pushes every request. */
-static const char mt_key;
+/* The registry holds the metatable under "nljson" (for luaL_checkudata) and under a
+ * negative integer key, which luaL_ref never uses: an integer key is found without
+ * hashing a string or interning a light userdata (LuaJIT's 64-bit GC mode interns each
+ * one pushed), which matters on the path that pushes every request. */
+#define MT_SLOT (-0x6e6a) /* "nj" */
 
 static void
 push_mt(lua_State *L)
 {
-    lua_pushlightuserdata(L, (void *)&mt_key);
-    lua_rawget(L, LUA_REGISTRYINDEX);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, MT_SLOT);
 }
 
 /* ---- the tree ---- */
@@ -1280,9 +1280,7 @@ lapps__nljson_open(lua_State *L)
     luaL_checkstack(L, 8, NULL);
     luaL_newmetatable(L, MT);
     luaL_register(L, NULL, metamethods);
-    lua_pushlightuserdata(L, (void *)&mt_key);
-    lua_insert(L, -2);
-    lua_rawset(L, LUA_REGISTRYINDEX);
+    lua_rawseti(L, LUA_REGISTRYINDEX, MT_SLOT);
     luaL_newmetatable(L, MT_HOLDER);
     lua_pushcfunction(L, holder_gc);
     lua_setfield(L, -2, "__gc");

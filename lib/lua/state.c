@@ -99,37 +99,41 @@ push_handler(lua_State *L, uint64_t id)
     lua_pushnumber(L, (lua_Number)id); /* ids stay below 2^46: exact */
 }
 
+/* The trampoline's upvalues: the module table and the two callbacks called per message
+ * (an upvalue is cheaper to reach than the registry), and the instance, whose `call`
+ * says what to do: a light userdata pushed per call would be interned per call. */
+enum { UP_MODULE = 1, UP_ON_MESSAGE, UP_ON_DISCONNECT, UP_INST };
+
 static int
 trampoline(lua_State *L)
 {
-    struct lapps__lua_call *k = lua_touserdata(L, 1);
-    struct lapps__lua_inst *li = k->li;
+    struct lapps__lua_inst *li = lua_touserdata(L, lua_upvalueindex(UP_INST));
+    struct lapps__lua_call *k = li->call;
     int nargs = 0;
     switch (k->cb) {
     case CB_ON_MESSAGE_RAW:
-        lua_rawgeti(L, LUA_REGISTRYINDEX, li->ref_on_message);
+        lua_pushvalue(L, lua_upvalueindex(UP_ON_MESSAGE));
         push_handler(L, k->conn_id);
         lua_pushinteger(L, k->kind);
         lua_pushlstring(L, k->data, k->len);
         nargs = 3;
         break;
     case CB_ON_MESSAGE_LAPPS:
-        lua_rawgeti(L, LUA_REGISTRYINDEX, li->ref_on_message);
+        lua_pushvalue(L, lua_upvalueindex(UP_ON_MESSAGE));
         push_handler(L, k->conn_id);
         lua_pushinteger(L, k->kind);
         lapps__nljson_push_copy(L, k->message);
         nargs = 3;
         break;
     case CB_ON_DISCONNECT:
-        lua_rawgeti(L, LUA_REGISTRYINDEX, li->ref_on_disconnect);
+        lua_pushvalue(L, lua_upvalueindex(UP_ON_DISCONNECT));
         push_handler(L, k->conn_id);
         nargs = 1;
         break;
     case CB_ON_START:
     case CB_ON_SHUTDOWN:
-        lua_getglobal(L, li->svc->name);
-        lua_getfield(L, -1, k->cb == CB_ON_START ? "onStart" : "onShutdown");
-        lua_remove(L, -2);
+        lua_getfield(L, lua_upvalueindex(UP_MODULE),
+                     k->cb == CB_ON_START ? "onStart" : "onShutdown");
         break;
     }
     lua_call(L, nargs, 1);
@@ -137,18 +141,52 @@ trampoline(lua_State *L)
     return 0;
 }
 
+/* A raw message's way in when the JIT is on: a Lua function (compiled, with onMessage
+ * and the service's ws:send, into one trace) that makes the Lua string itself, inside
+ * the protected call, from the pointer C leaves in a one-pointer cdata box. */
+static const char raw_trampoline_chunk[] =
+    "local on_message = ...\n"
+    "local ffi = require('ffi')\n"
+    "local box = ffi.new('const char *[1]')\n"
+    "local ffi_string = ffi.string\n"
+    "return function(h, op, n) return on_message(h, op, ffi_string(box[0], n)) end, box\n";
+
+/* What every call starts with stays on the bottom of the state's stack (see
+ * lapps__lua_inst_open()): the traceback, the C trampoline, and the raw trampoline with
+ * its box (nil when the JIT is off: then the C trampoline pushes the string). */
+enum { SLOT_TRACEBACK = 1, SLOT_TRAMPOLINE, SLOT_RAW_TRAMPOLINE, SLOT_RAW_BOX, SLOTS = SLOT_RAW_BOX };
+
+static int
+pcall_raw(struct lapps__lua_inst *li, const struct lapps__lua_call *k)
+{
+    lua_State *L = li->L;
+    *li->raw_box = k->len ? k->data : ""; /* an empty message may have no address */
+    lua_pushvalue(L, SLOT_RAW_TRAMPOLINE);
+    push_handler(L, k->conn_id);
+    lua_pushinteger(L, k->kind);
+    lua_pushnumber(L, (lua_Number)k->len);
+    int rc = lua_pcall(L, 3, 1, SLOT_TRACEBACK);
+    if (rc == 0)
+        ((struct lapps__lua_call *)k)->returned_true =
+            lua_type(L, -1) == LUA_TBOOLEAN && lua_toboolean(L, -1);
+    return rc;
+}
+
 int
 lapps__lua_call(struct lapps__lua_call *k)
 {
     struct lapps__lua_inst *li = k->li;
     lua_State *L = li->L;
-    int base = lua_gettop(L);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, li->ref_traceback);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, li->ref_trampoline);
-    lua_pushlightuserdata(L, k);
-    budget_arm(li);
-    int rc = lua_pcall(L, 1, 0, base + 1);
-    budget_disarm(li);
+    int rc;
+    if (k->cb == CB_ON_MESSAGE_RAW && li->raw_box) {
+        rc = pcall_raw(li, k);
+    } else {
+        lua_pushvalue(L, SLOT_TRAMPOLINE);
+        li->call = k;
+        budget_arm(li);
+        rc = lua_pcall(L, 0, 0, SLOT_TRACEBACK);
+        budget_disarm(li);
+    }
     if (rc != 0) {
         static const char *const names[] = {"onStart", "onMessage", "onMessage", "onDisconnect",
                                             "onShutdown"};
@@ -156,7 +194,7 @@ lapps__lua_call(struct lapps__lua_call *k)
         lapps_log(li->svc->srv, LAPPS_LOG_ERROR, "%s.%s: %s", li->svc->name, names[k->cb],
                   msg ? msg : "(no message: out of memory?)");
     }
-    lua_settop(L, base);
+    lua_settop(L, SLOTS);
     return rc == 0 ? 0 : LAPPS_ERR_INVAL;
 }
 
@@ -166,13 +204,6 @@ struct setup {
     struct lapps__lua_inst *li;
     const char *missing; /* the first callback the module lacks */
 };
-
-static int
-ref_function(lua_State *L, lua_CFunction fn)
-{
-    lua_pushcfunction(L, fn);
-    return luaL_ref(L, LUA_REGISTRYINDEX);
-}
 
 static int
 setup_state(lua_State *L)
@@ -194,11 +225,9 @@ setup_state(lua_State *L)
     lua_pushcclosure(L, lua_print, 1);
     lua_setglobal(L, "print");
     lapps__nljson_open(L);
-    lapps__lua_open_ws(L, li);
+    lapps__lua_open_ws(L, li, svc->budget == 0);
     for (char **p = svc->preload; *p; p++)
         lapps__lua_preload_find (*p)(L);
-    li->ref_traceback = ref_function(L, traceback);
-    li->ref_trampoline = ref_function(L, trampoline);
     /* require(name), with the budget on: module code runs here too. */
     lua_getglobal(L, "require");
     lua_pushstring(L, svc->name);
@@ -218,11 +247,25 @@ setup_state(lua_State *L)
         }
         lua_pop(L, 1);
     }
+    /* Returned: the stack's fixed slots. */
+    lua_pushcfunction(L, traceback);
+    lua_pushvalue(L, -2);
     lua_getfield(L, -1, "onMessage");
-    li->ref_on_message = luaL_ref(L, LUA_REGISTRYINDEX);
-    lua_getfield(L, -1, "onDisconnect");
-    li->ref_on_disconnect = luaL_ref(L, LUA_REGISTRYINDEX);
-    return 0;
+    lua_getfield(L, -2, "onDisconnect");
+    lua_pushlightuserdata(L, li);
+    lua_pushcclosure(L, trampoline, 4);
+    if (svc->budget == 0 && svc->protocol == LAPPS_PROTO_RAW) {
+        if (luaL_loadbuffer(L, raw_trampoline_chunk, sizeof raw_trampoline_chunk - 1,
+                            "=onMessage trampoline") != 0)
+            lua_error(L);
+        lua_getfield(L, -4, "onMessage");
+        lua_call(L, 1, 2);
+        li->raw_box = (const void **)lua_topointer(L, -1);
+    } else {
+        lua_pushnil(L);
+        lua_pushnil(L);
+    }
+    return SLOTS;
 }
 
 int
@@ -239,7 +282,7 @@ lapps__lua_inst_open(struct lapps__lua_inst *li, char *err, size_t errlen)
     lua_pushcfunction(L, traceback);
     lua_pushcfunction(L, setup_state);
     lua_pushlightuserdata(L, &st);
-    int rc = lua_pcall(L, 1, 0, 1);
+    int rc = lua_pcall(L, 1, SLOTS, 1);
     if (rc != 0 || st.missing) {
         if (rc != 0)
             snprintf(err, errlen, "service %s: %s", li->svc->name,
@@ -254,7 +297,7 @@ lapps__lua_inst_open(struct lapps__lua_inst *li, char *err, size_t errlen)
         li->L = NULL;
         return rc == LUA_ERRMEM ? LAPPS_ERR_NOMEM : LAPPS_ERR_INVAL;
     }
-    lua_settop(L, 0);
+    lua_remove(L, 1); /* the traceback used for the setup */
     return 0;
 }
 
@@ -265,4 +308,5 @@ lapps__lua_inst_close(struct lapps__lua_inst *li)
     if (li->L)
         lua_close(li->L);
     li->L = NULL;
+    li->raw_box = NULL;
 }

@@ -24,22 +24,31 @@ fail(lua_State *L, const char *why)
     return 2;
 }
 
+/* What ws:send and ws:close say when the library refused. */
+static const char *
+reason(int rv)
+{
+    switch (rv) {
+    case LAPPS_ERR_NOT_FOUND:
+        return "no such connection";
+    case LAPPS_ERR_STATE:
+        return "the connection is closing";
+    case LAPPS_ERR_LIMIT:
+        return "outbound limit reached: the connection is being closed";
+    case LAPPS_ERR_UTF8:
+        return "a text message must be valid UTF-8";
+    default:
+        return lapps_strerror(rv);
+    }
+}
+
 static int
 result(lua_State *L, int rv)
 {
-    switch (rv) {
-    case 0:
-        lua_pushboolean(L, 1);
-        return 1;
-    case LAPPS_ERR_NOT_FOUND:
-        return fail(L, "no such connection");
-    case LAPPS_ERR_STATE:
-        return fail(L, "the connection is closing");
-    case LAPPS_ERR_LIMIT:
-        return fail(L, "outbound limit reached: the connection is being closed");
-    default:
-        return fail(L, lapps_strerror(rv));
-    }
+    if (rv != 0)
+        return fail(L, reason(rv));
+    lua_pushboolean(L, 1);
+    return 1;
 }
 
 /* The first argument after the module itself: `ws:send(h, …)` passes ws as argument 1,
@@ -72,42 +81,82 @@ local_conn(struct lapps__lua_inst *li, uint64_t id)
 
 /* ---- raw ---- */
 
+/* A raw send once the arguments are known to be well-typed: 0 or an error code. */
+static int
+raw_send(struct lapps__lua_inst *li, uint64_t id, lapps_opcode op, const char *data, size_t len)
+{
+    uint32_t st = LAPPS__UTF8_ACCEPT;
+    /* liblapps leaves text checking to its callers (lapps_conn_send): Lua strings are bytes. */
+    if (op == LAPPS_OP_TEXT &&
+        (lapps__utf8_validate(&st, (const uint8_t *)data, len) != 0 || !lapps__utf8_complete(st)))
+        return LAPPS_ERR_UTF8;
+    if (!li->inst)
+        return lapps_send(li->svc->srv, id, op, data, len);
+    lapps_conn *c = local_conn(li, id);
+    return c ? lapps_conn_send(c, op, data, len) : LAPPS_ERR_NOT_FOUND;
+}
+
+/* ws.send's fast path, called through LuaJIT's FFI (see fast_send_chunk): no Lua API
+ * call at all, and the JIT compiles the call into the caller's trace. */
+static int
+ffi_send_raw(struct lapps__lua_inst *li, double handler, int op, const char *data, size_t len)
+{
+    if (!(handler >= 0 && handler < 9007199254740992.0) || (double)(uint64_t)handler != handler)
+        return LAPPS_ERR_INVAL;
+    return raw_send(li, (uint64_t)handler, (lapps_opcode)op, data, len);
+}
+
 static int
 send_raw(lua_State *L, struct lapps__lua_inst *li, uint64_t id, int a)
 {
     if (li->svc->protocol != LAPPS_PROTO_RAW)
         return fail(L, "ws:send(handler, opcode, string) is for raw services; a LAppS service "
                        "sends an nljson message");
-    if (lua_type(L, a) != LUA_TNUMBER ||
-        (lua_tointeger(L, a) != LAPPS_OP_TEXT && lua_tointeger(L, a) != LAPPS_OP_BINARY))
+    lua_Integer op = lua_type(L, a) == LUA_TNUMBER ? lua_tointeger(L, a) : 0;
+    if (op != LAPPS_OP_TEXT && op != LAPPS_OP_BINARY)
         return fail(L, "Usage: ws:send(handler, opcode, string): opcode must be 1 (text) or 2 "
                        "(binary)");
     if (lua_type(L, a + 1) != LUA_TSTRING)
         return fail(L, "Usage: ws:send(handler, opcode, string): the message must be a string");
-    lapps_opcode op = (lapps_opcode)lua_tointeger(L, a);
     size_t len;
     const char *data = lua_tolstring(L, a + 1, &len);
-    uint32_t st = LAPPS__UTF8_ACCEPT;
-    /* liblapps leaves text checking to its callers (lapps_conn_send): Lua strings are bytes. */
-    if (op == LAPPS_OP_TEXT &&
-        (lapps__utf8_validate(&st, (const uint8_t *)data, len) != 0 || !lapps__utf8_complete(st)))
-        return fail(L, "a text message must be valid UTF-8");
-    if (!li->inst)
-        return result(L, lapps_send(li->svc->srv, id, op, data, len));
-    lapps_conn *c = local_conn(li, id);
-    if (!c)
-        return fail(L, "no such connection");
-    return result(L, lapps_conn_send(c, op, data, len));
+    return result(L, raw_send(li, id, (lapps_opcode)op, data, len));
 }
 
 /* ---- LAppS ---- */
 
-/* An unsigned integer member (a CBOR integer, or a float with an integral value, which
- * is how LAppS apps' numbers often arrive). */
-static bool
-member_uint(const lapps_value *m, const char *key, uint64_t *out)
+/* The members of an outbound message that matter, found in one pass over its pairs
+ * (this runs for every response a Lua service sends). */
+struct members {
+    const lapps_value *cid, *status, *result, *message, *error;
+};
+
+static void
+find_members(const lapps_value *m, struct members *f)
 {
-    const lapps_value *v = lapps_value_get(m, key);
+    for (size_t i = 0; i < m->n; i++) {
+        const struct lapps_value *k = &m->items[2 * i], *v = k + 1;
+        if (k->type != LAPPS_VALUE_TEXT)
+            continue;
+        const char *s = (const char *)k->s;
+        if (k->n == 3 && memcmp(s, "cid", 3) == 0)
+            f->cid = v;
+        else if (k->n == 6 && memcmp(s, "status", 6) == 0)
+            f->status = v;
+        else if (k->n == 6 && memcmp(s, "result", 6) == 0)
+            f->result = v;
+        else if (k->n == 7 && memcmp(s, "message", 7) == 0)
+            f->message = v;
+        else if (k->n == 5 && memcmp(s, "error", 5) == 0)
+            f->error = v;
+    }
+}
+
+/* An unsigned integer (a CBOR integer, or a float with an integral value, which is how
+ * LAppS apps' numbers often arrive). */
+static bool
+as_uint(const lapps_value *v, uint64_t *out)
+{
     double d;
     if (!v)
         return false;
@@ -152,21 +201,23 @@ static const char *
 check_out(const lapps_value *m, struct out_msg *o, char *text, size_t cap)
 {
     uint64_t status;
+    struct members f = {0};
     if (!m || lapps_value_type_of(m) != LAPPS_VALUE_MAP)
         return "a LAppS message is an object";
-    if (!member_uint(m, "cid", &o->cid))
+    find_members(m, &f);
+    if (!f.cid || !as_uint(f.cid, &o->cid))
         return "a LAppS message needs \"cid\", a non-negative integer";
-    if (!member_uint(m, "status", &status) || status > 1)
+    if (!f.status || !as_uint(f.status, &status) || status > 1)
         return "a LAppS message needs \"status\", 0 or 1";
     o->ok = status == 1;
     if (o->ok) {
-        o->payload = lapps_value_get(m, o->cid ? "message" : "result");
+        o->payload = o->cid ? f.message : f.result;
         if (!o->payload || lapps_value_type_of(o->payload) != LAPPS_VALUE_ARRAY)
             return o->cid ? "a notification (cid > 0, status 1) needs \"message\", an array"
                           : "a response (cid 0, status 1) needs \"result\", an array";
         return NULL;
     }
-    const lapps_value *e = lapps_value_get(m, "error");
+    const lapps_value *e = f.error;
     if (!e || lapps_value_type_of(e) != LAPPS_VALUE_MAP)
         return "an error (status 0) needs \"error\", an object";
     if (!member_int(e, "code", &o->code))
@@ -273,7 +324,11 @@ static int
 ws_send(lua_State *L)
 {
     struct lapps__lua_inst *li = lua_touserdata(L, lua_upvalueindex(1));
-    int a = first_arg(L), argc = lua_gettop(L) - a + 1;
+    int a = first_arg(L), top = lua_gettop(L);
+    /* Trailing nils are absent arguments: the fast path passes all it was given. */
+    while (top >= a && lua_isnil(L, top))
+        top--;
+    int argc = top - a + 1;
     uint64_t id;
     if (argc != 2 && argc != 3)
         return fail(L, "Usage: ws:send(handler, nljson) or ws:send(handler, opcode, string)");
@@ -318,12 +373,58 @@ ws_close(lua_State *L)
     return result(L, rv);
 }
 
+/* ws.send for raw services with the JIT on: well-typed raw sends go straight to C
+ * through the FFI; everything else (and every error's reason) through the Lua API
+ * function. Arguments: the API function, ffi_send_raw's address, the instance, and a
+ * table of reasons by error code. */
+static const char fast_send_chunk[] =
+    "local api_send, fn, li, reasons = ...\n"
+    "local ffi = require('ffi')\n"
+    "local send = ffi.cast('int (*)(void *, double, int, const char *, size_t)', fn)\n"
+    "li = ffi.cast('void *', li) -- a light userdata argument would stop the JIT\n"
+    "local type = type\n"
+    "return function(self, h, op, msg, extra) -- no varargs: the JIT would stop at them\n"
+    "  if extra == nil and type(self) == 'table' and type(h) == 'number' and\n"
+    "     type(msg) == 'string' and (op == 1 or op == 2) then\n"
+    "    local rv = send(li, h, op, msg, #msg)\n"
+    "    if rv == 0 then return true end\n"
+    "    return false, reasons[rv] or 'send failed'\n"
+    "  end\n"
+    "  return api_send(self, h, op, msg, extra)\n"
+    "end\n";
+
+static void
+push_fast_send(lua_State *L, struct lapps__lua_inst *li)
+{
+    static const int codes[] = {LAPPS_ERR_NOT_FOUND, LAPPS_ERR_STATE, LAPPS_ERR_LIMIT,
+                                LAPPS_ERR_UTF8,      LAPPS_ERR_INVAL, LAPPS_ERR_NOMEM};
+    if (luaL_loadbuffer(L, fast_send_chunk, sizeof fast_send_chunk - 1, "=ws.send") != 0)
+        lua_error(L);
+    lua_pushvalue(L, -2); /* the API function */
+    lua_pushlightuserdata(L, (void *)(uintptr_t)ffi_send_raw);
+    lua_pushlightuserdata(L, li);
+    lua_createtable(L, 8, 0);
+    for (size_t i = 0; i < sizeof codes / sizeof *codes; i++) {
+        lua_pushstring(L, codes[i] == LAPPS_ERR_INVAL
+                              ? "Usage: ws:send(handler, ...): the handler must be a connection id"
+                              : reason(codes[i]));
+        lua_rawseti(L, -2, codes[i]);
+    }
+    lua_call(L, 4, 1);
+}
+
 void
-lapps__lua_open_ws(lua_State *L, struct lapps__lua_inst *li)
+lapps__lua_open_ws(lua_State *L, struct lapps__lua_inst *li, bool jit)
 {
     lua_createtable(L, 0, 2);
     lua_pushlightuserdata(L, li);
     lua_pushcclosure(L, ws_send, 1);
+    /* Without the JIT (an instruction budget) an FFI call costs more than a Lua API
+     * call, and a LAppS service's sends go through the protocol layer anyway. */
+    if (jit && li->svc->protocol == LAPPS_PROTO_RAW) {
+        push_fast_send(L, li);
+        lua_remove(L, -2);
+    }
     lua_setfield(L, -2, "send");
     lua_pushlightuserdata(L, li);
     lua_pushcclosure(L, ws_close, 1);
