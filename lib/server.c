@@ -18,30 +18,32 @@
 
 /* ---- log ---- */
 
+static void
+log_v(struct lapps_server *srv, lapps_log_level level, const char *fmt, va_list ap)
+{
+    if (!srv || !fmt || !srv->opts.log_fn || level > srv->opts.log_level)
+        return;
+    char buf[1024];
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    srv->opts.log_fn(level, buf, srv->opts.log_user_data);
+}
+
 void
 lapps__log(struct lapps_server *srv, lapps_log_level level, const char *fmt, ...)
 {
-    if (!srv->opts.log_fn || level > srv->opts.log_level)
-        return;
-    char buf[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
+    log_v(srv, level, fmt, ap);
     va_end(ap);
-    srv->opts.log_fn(level, buf, srv->opts.log_user_data);
 }
 
 LAPPS_EXPORT void
 lapps_log(lapps_server *srv, lapps_log_level level, const char *fmt, ...)
 {
-    if (!srv || !fmt || !srv->opts.log_fn || level > srv->opts.log_level)
-        return;
-    char buf[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
+    log_v(srv, level, fmt, ap);
     va_end(ap);
-    srv->opts.log_fn(level, buf, srv->opts.log_user_data);
 }
 
 /* ---- options ---- */

@@ -41,8 +41,8 @@ struct lapps__lua_inst {
     struct lapps__lua_svc *svc;
     lapps_instance *inst; /* on a worker; NULL when isolated */
     lua_State *L;
-    bool budget_spent; /* the hook fired: every instruction now raises until unwound */
-    const void **raw_box; /* where a raw message's address goes for the Lua trampoline */
+    bool budget_spent;            /* the hook fired: every instruction now raises until unwound */
+    const void **raw_box;         /* where a raw message's address goes for the Lua trampoline */
     struct lapps__lua_call *call; /* the call the C trampoline is making */
     /* The request onMessage is handling (NULL for raw messages and afterwards). */
     lapps_request *cur_req;

@@ -154,7 +154,13 @@ static const char raw_trampoline_chunk[] =
 /* What every call starts with stays on the bottom of the state's stack (see
  * lapps__lua_inst_open()): the traceback, the C trampoline, and the raw trampoline with
  * its box (nil when the JIT is off: then the C trampoline pushes the string). */
-enum { SLOT_TRACEBACK = 1, SLOT_TRAMPOLINE, SLOT_RAW_TRAMPOLINE, SLOT_RAW_BOX, SLOTS = SLOT_RAW_BOX };
+enum {
+    SLOT_TRACEBACK = 1,
+    SLOT_TRAMPOLINE,
+    SLOT_RAW_TRAMPOLINE,
+    SLOT_RAW_BOX,
+    SLOTS = SLOT_RAW_BOX
+};
 
 static int
 pcall_raw(struct lapps__lua_inst *li, const struct lapps__lua_call *k)

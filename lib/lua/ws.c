@@ -97,7 +97,10 @@ raw_send(struct lapps__lua_inst *li, uint64_t id, lapps_opcode op, const char *d
 }
 
 /* ws.send's fast path, called through LuaJIT's FFI (see fast_send_chunk): no Lua API
- * call at all, and the JIT compiles the call into the caller's trace. */
+ * call at all, and the JIT compiles the call into the caller's trace. A function called
+ * through the FFI must not re-enter the Lua state, and this one cannot: sending never
+ * runs a service callback (on_close runs when the worker reaps, on_drain when the
+ * socket turns writable). */
 static int
 ffi_send_raw(struct lapps__lua_inst *li, double handler, int op, const char *data, size_t len)
 {
