@@ -161,14 +161,21 @@ load_services(const char *dir, lapps_server *server)
     const char **path_list = calloc(n + 1, sizeof *path_list);
     const char *name;
     json_t *s;
+    int rv = dirs && path_list ? 0 : -1;
     json_object_foreach(svcs, name, s)
     {
-        snprintf(dirs[k], sizeof dirs[k], "%s/%s", apps, name);
-        path_list[k] = dirs[k], k++;
+        if (rv == 0 &&
+            (size_t)snprintf(dirs[k], sizeof dirs[k], "%s/%s", apps, name) >= sizeof dirs[k])
+            rv = -1;
+        if (rv == 0)
+            path_list[k] = dirs[k], k++;
     }
-    int rv = 0;
+    if (rv != 0)
+        fprintf(stderr, "lappsd: %s: out of memory, or a path too long\n", path);
     json_object_foreach(svcs, name, s)
     {
+        if (rv != 0)
+            break;
         const char *proto = json_string_value(json_object_get(s, "protocol"));
         const char *preload[17] = {0};
         json_t *p;
@@ -179,8 +186,11 @@ load_services(const char *dir, lapps_server *server)
                     name);
             continue;
         }
-        json_array_foreach(json_object_get(s, "preload"), i, p) if (i < 16) preload[i] =
-            json_string_value(p);
+        json_array_foreach(json_object_get(s, "preload"), i, p)
+        {
+            if (i < 16) /* more is not a LAppS configuration */
+                preload[i] = json_string_value(p);
+        }
         lapps_lua_service d = {
             .size = sizeof d,
             .name = name,

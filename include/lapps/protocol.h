@@ -61,6 +61,12 @@ LAPPS_EXPORT const lapps_value *lapps_request_message(const lapps_request *req);
  *  of memory: the request is then answered with -32603). */
 LAPPS_EXPORT lapps_request *lapps_request_defer(lapps_request *req);
 
+/** Frees a deferred handle without answering: for a request whose connection has closed
+ *  (on_close), when an answer can no longer matter. On a connection still open, the
+ *  responses to later requests would wait for this one forever. Any thread.
+ *  @return 0, or LAPPS_ERR_INVAL (NULL, or not a deferred handle). */
+LAPPS_EXPORT int lapps_request_cancel(lapps_request *req);
+
 /** Answers a request with {status: 1, result: @p result}. @p result must be an array
  *  (NULL sends []); it is only read. In on_request it is sent (corked) at once; a
  *  deferred request is answered from any thread, and its handle is freed by every

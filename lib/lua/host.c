@@ -54,6 +54,15 @@ on_shutdown(lapps_instance *inst, void *ud)
 }
 
 void
+lapps__lua_release(lapps_request *req, const char *why)
+{
+    /* A deferred answer that cannot be posted now (the worker's inbox is full) would
+     * keep its handle: give the request up instead of leaking it. */
+    if (lapps_reply_error(req, -32603, why, NULL) == LAPPS_ERR_AGAIN)
+        lapps_request_cancel(req);
+}
+
+void
 lapps__lua_log_not_true(struct lapps__lua_inst *li)
 {
     lapps_log(li->svc->srv, LAPPS_LOG_WARN,
@@ -105,7 +114,14 @@ lapps__lua_after_request(struct lapps__lua_inst *li, int rv, bool returned_true,
     if (open && rv != 0) {
         /* A failed callback answers the request it was handling, and the connection
          * and the instance go on. */
-        lapps_reply_error(open, -32603, "internal error: the service failed", NULL);
+        lapps__lua_release(open, "internal error: the service failed");
+        return;
+    }
+    if (open && returned_true && li->n_pending >= LAPPS__LUA_MAX_PENDING) {
+        /* Its answer would wait behind the unanswered ones: close the connection that
+         * went over, and answer only to release the request. */
+        lapps_close(li->svc->srv, li->cur_conn_id, 1008, "too many unanswered requests");
+        lapps__lua_release(open, "internal error: too many unanswered requests");
         return;
     }
     if (open && returned_true) {
@@ -114,7 +130,7 @@ lapps__lua_after_request(struct lapps__lua_inst *li, int rv, bool returned_true,
         struct lapps__lua_pending *p = h ? malloc(sizeof *p) : NULL;
         if (!p) {
             if (h)
-                lapps_reply_error(h, -32603, "internal error: out of memory", NULL);
+                lapps__lua_release(h, "internal error: out of memory");
             return; /* without a handle, the protocol layer answers -32603 */
         }
         p->next = NULL;
@@ -122,10 +138,11 @@ lapps__lua_after_request(struct lapps__lua_inst *li, int rv, bool returned_true,
         p->req = h;
         *li->pending_tail = p;
         li->pending_tail = &p->next;
+        li->n_pending++;
         return;
     }
     if (open && deferred) /* the connection closes with 1011: free the handle */
-        lapps_reply_error(open, -32603, "internal error: the service failed", NULL);
+        lapps__lua_release(open, "internal error: the service failed");
 }
 
 static void

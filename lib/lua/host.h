@@ -36,6 +36,11 @@ struct lapps__lua_pending {
     lapps_request *req; /* deferred handle */
 };
 
+/* Requests one instance may leave unanswered at once, over all its connections: the
+ * connection whose request goes past it is closed with 1008, so a client that keeps
+ * calling a method that never answers cannot grow the list without end. */
+#define LAPPS__LUA_MAX_PENDING 65536
+
 /* One instance: one lua_State, used by one thread only. */
 struct lapps__lua_inst {
     struct lapps__lua_svc *svc;
@@ -49,6 +54,7 @@ struct lapps__lua_inst {
     uint64_t cur_conn_id;
     bool cur_answered;
     struct lapps__lua_pending *pending, **pending_tail;
+    size_t n_pending;
 };
 
 /* Creates the instance's state: libraries, package.path, ws, nljson, print, preloads,
@@ -89,6 +95,9 @@ int lapps__lua_message_type(const lapps_value *message, uint64_t cid);
  * connection's next response. @p deferred: cur_req is already a deferred handle. */
 void lapps__lua_after_request(struct lapps__lua_inst *li, int rv, bool returned_true,
                               bool deferred);
+
+/* Answers a request -32603 with @p why and never keeps its handle. */
+void lapps__lua_release(lapps_request *req, const char *why);
 
 /* Logs that onMessage returned something else than true (its connection closes). */
 void lapps__lua_log_not_true(struct lapps__lua_inst *li);

@@ -273,7 +273,7 @@ fwd_request(lapps_conn *c, lapps_request *req, void *ud)
     }
     if (!post(svc->iso, e)) {
         if (e->req)
-            lapps_reply_error(e->req, -32603, "internal error: service overloaded", NULL);
+            lapps__lua_release(e->req, "internal error: service overloaded");
         lapps_value_free(e->message);
         free(e);
         overloaded(c, svc->iso);
@@ -368,7 +368,7 @@ lapps__lua_iso_free(struct lapps__lua_iso *iso)
         for (struct ev *e = t->head, *next; e; e = next) {
             next = e->next;
             if (e->req)
-                lapps_reply_error(e->req, -32603, "internal error: server stopped", NULL);
+                lapps__lua_release(e->req, "internal error: server stopped");
             lapps_value_free(e->message);
             free(e);
         }

@@ -240,38 +240,49 @@ check_out(const lapps_value *m, struct out_msg *o, char *text, size_t cap)
     return NULL;
 }
 
-/* The request a response answers: the connection's oldest unanswered one. */
+/* Where the request a response answers is: the connection's oldest unanswered one,
+ * queued (*link) or being handled now (*link NULL, the result cur_req). */
 static lapps_request *
-take_request(struct lapps__lua_inst *li, uint64_t id, bool *current)
+find_request(struct lapps__lua_inst *li, uint64_t id, struct lapps__lua_pending ***link)
 {
-    for (struct lapps__lua_pending **pp = &li->pending; *pp; pp = &(*pp)->next) {
-        struct lapps__lua_pending *p = *pp;
-        if (p->conn_id != id)
-            continue;
-        *pp = p->next;
-        if (li->pending_tail == &p->next)
-            li->pending_tail = pp;
-        lapps_request *req = p->req;
-        free(p);
-        *current = false;
-        return req;
-    }
-    *current = true;
+    for (struct lapps__lua_pending **pp = &li->pending; *pp; pp = &(*pp)->next)
+        if ((*pp)->conn_id == id) {
+            *link = pp;
+            return (*pp)->req;
+        }
+    *link = NULL;
     return li->cur_req && !li->cur_answered && li->cur_conn_id == id ? li->cur_req : NULL;
+}
+
+static void
+unlink_request(struct lapps__lua_inst *li, struct lapps__lua_pending **pp)
+{
+    struct lapps__lua_pending *p = *pp;
+    *pp = p->next;
+    if (li->pending_tail == &p->next)
+        li->pending_tail = pp;
+    free(p);
+    li->n_pending--;
 }
 
 static int
 answer(lua_State *L, struct lapps__lua_inst *li, uint64_t id, const struct out_msg *o)
 {
-    bool current;
-    lapps_request *req = take_request(li, id, &current);
+    struct lapps__lua_pending **link;
+    lapps_request *req = find_request(li, id, &link);
     if (!req)
         return fail(L, "no request to answer: every request on this connection has its "
                        "response");
-    if (current)
-        li->cur_answered = true;
     int rv = o->ok ? lapps_reply_result(req, o->payload)
                    : lapps_reply_error(req, o->code, o->text, o->data);
+    /* LAPPS_ERR_AGAIN (a deferred answer, the worker's inbox full) keeps the handle: the
+     * request stays the one the next response answers. */
+    if (rv == LAPPS_ERR_AGAIN)
+        return fail(L, "the connection's worker is busy: try again later");
+    if (link)
+        unlink_request(li, link);
+    else
+        li->cur_answered = true;
     return result(L, rv);
 }
 
@@ -445,9 +456,9 @@ lapps__lua_drop_pending(struct lapps__lua_inst *li, uint64_t conn_id, bool all)
             continue;
         }
         *pp = p->next;
-        /* An answer to a connection that is gone fails and frees the handle. */
-        lapps_reply_error(p->req, -32603, "connection closed", NULL);
+        lapps__lua_release(p->req, "internal error: connection closed");
         free(p);
+        li->n_pending--;
     }
     li->pending_tail = &li->pending;
     for (struct lapps__lua_pending *p = li->pending; p; p = p->next)

@@ -220,6 +220,15 @@ lapps_request_defer(lapps_request *req)
     return h;
 }
 
+LAPPS_EXPORT int
+lapps_request_cancel(lapps_request *req)
+{
+    if (!req || !req->heap)
+        return LAPPS_ERR_INVAL;
+    free(req);
+    return 0;
+}
+
 /* Sends (in the callback) or posts (deferred) one encoded response. */
 static int
 answer(lapps_request *req, struct lapps__wbuf *b)

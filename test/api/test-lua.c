@@ -431,6 +431,18 @@ Test(lua, lapps_error_paths, .timeout = 120)
     lua_finish(&s);
 }
 
+/* An instance keeps at most 65 536 requests unanswered; the connection whose request
+ * goes past that is closed with 1008 (its answer would wait behind the others). */
+Test(lua, unanswered_requests_are_bounded, .timeout = 120)
+{
+    struct lua_server s;
+    lua_start(&s, 1, 0);
+    EXPECT("close 1008 too many unanswered requests\n"
+           "done\n",
+           "lapps_client.py", "unanswered", s.rpc, "65537");
+    lua_finish(&s);
+}
+
 Test(lua, thousand_pipelined_requests_in_order, .timeout = 120)
 {
     struct lua_server s;

@@ -15,6 +15,8 @@ modes
   pipeline URI N       N echo requests written back to back, then N answers read: prints
                        "ordered N" if answer i is [i]
   closing URI HEX      sends one message and closes at once without reading
+  unanswered URI N     N requests of the method "hold" (which the service leaves
+                       unanswered) back to back, then reads one message
 Every mode prints "done" last; a close from the server prints "close CODE REASON".
 """
 import ast
@@ -99,6 +101,12 @@ async def main():
                     out("unexpected", i, show(r))
                     break
             out("ordered", ok)
+        elif mode == "unanswered":
+            n = int(sys.argv[3])
+            msg = cbor2.dumps({"lapps": 1, "method": "hold"})
+            for i in range(n):
+                await ws.send(msg)
+            await read_one(ws)
         elif mode == "closing":
             await ws.send(encode(sys.argv[3]))
         else:
