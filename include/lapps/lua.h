@@ -38,7 +38,8 @@ typedef struct lapps_lua_service {
      *  (binary). LAPPS_PROTO_LAPPS: onMessage(handler, type, nljson) with type 1 (client
      *  notification), 2 (one with params), 3 (request), 4 (one with params). */
     lapps_protocol protocol;
-    /** As lapps_service_set_instances(): 0 means one per worker. */
+    /** As lapps_service_set_instances(): 0 means one per worker. Isolated services:
+     *  the number of Lua threads (0: one). */
     unsigned instances;
     /** Non-zero: the instances run on threads of their own instead of on the workers,
      *  for LAppS services that block (sleep, file I/O, PAM). Messages reach them through
