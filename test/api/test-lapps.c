@@ -11,6 +11,7 @@
  *   notify [cid, x]  → [] then the notification {cid, message: [x]}
  *   fail [code, msg, data] → that error
  *   silent           → returns without answering
+ *   forget           → deferred and never answered; on_close cancels it
  *   twice            → answers twice (the second answer must fail)
  *   notify_error [cid, code, msg] → [] then {cid, error: {code, message}, status: 0}
  *   notify_id [cid, x] → [] then, from another thread by connection id, {cid, message: [x]} */
@@ -36,6 +37,8 @@ struct rpc_state {
     atomic_int twice_state;    /* second answers refused with LAPPS_ERR_STATE */
     atomic_int closes;
     atomic_int threads_running;
+    atomic_int cancelled;     /* deferred handles given up in on_close */
+    lapps_request *forgotten; /* "forget": deferred on the worker, cancelled in on_close */
     char last_cn[64];
 };
 
@@ -158,6 +161,12 @@ on_request(lapps_conn *conn, lapps_request *req, void *ud)
         cr_assert_eq(lapps_reply_result(req, NULL), 0);
         if (lapps_reply_result(req, NULL) == LAPPS_ERR_STATE)
             atomic_fetch_add(&st.twice_state, 1);
+    } else if (strcmp(m, "forget") == 0) {
+        /* Deferred, never answered: on_close gives it up with lapps_request_cancel(). */
+        cr_assert_eq(lapps_request_cancel(req), LAPPS_ERR_INVAL, "not a deferred handle");
+        st.forgotten = lapps_request_defer(req);
+        cr_assert_not_null(st.forgotten);
+        cr_assert_eq(lapps_request_cancel(NULL), LAPPS_ERR_INVAL);
     } else if (strcmp(m, "silent") == 0) {
         /* no answer: liblapps answers -32603 */
     } else {
@@ -171,6 +180,11 @@ on_close(lapps_conn *conn, const lapps_close_info *info, void *ud)
     (void)conn;
     (void)info;
     (void)ud;
+    if (st.forgotten) {
+        cr_assert_eq(lapps_request_cancel(st.forgotten), 0);
+        st.forgotten = NULL;
+        atomic_fetch_add(&st.cancelled, 1);
+    }
     atomic_fetch_add(&st.closes, 1);
 }
 
@@ -373,6 +387,18 @@ Test(lapps, deferred_responses_keep_request_order, .timeout = 60)
 
 /* A deferred answer to a connection that closed first fails cleanly with
  * LAPPS_ERR_NOT_FOUND: nothing is sent, nothing leaks (ASan), nothing crashes. */
+/* A deferred request whose connection closed is given up without an answer (ASan
+ * checks that the handle is freed). */
+Test(lapps, a_deferred_request_is_cancelled_when_its_connection_closes, .timeout = 60)
+{
+    struct rpc_server r;
+    rpc_start(&r, 1);
+    expect_client("done\n", "closing", r.uri, "cbor:{'lapps': 1, 'method': 'forget'}", NULL);
+    cr_assert_eq(api_wait_atleast(&st.closes, 1, 10000), 1);
+    rpc_finish(&r);
+    cr_assert_eq(atomic_load(&st.cancelled), 1);
+}
+
 Test(lapps, deferred_answer_after_close_fails_cleanly, .timeout = 60)
 {
     struct rpc_server r;
