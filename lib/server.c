@@ -282,8 +282,6 @@ lapps_service_set_cleanup(lapps_service *svc, lapps_cleanup_fn cleanup)
 
 /* ---- the server ---- */
 
-enum { SRV_NEW, SRV_RUNNING, SRV_STOPPING, SRV_STOPPED };
-
 LAPPS_EXPORT int
 lapps_server_new(lapps_server **out, const lapps_opts *opts)
 {
@@ -298,6 +296,8 @@ lapps_server_new(lapps_server **out, const lapps_opts *opts)
     pthread_mutex_init(&srv->lock, NULL);
     pthread_cond_init(&srv->cond, NULL);
     pthread_mutex_init(&srv->reload_lock, NULL);
+    pthread_mutex_init(&srv->task_lock, NULL);
+    pthread_cond_init(&srv->task_cond, NULL);
     /* The settings stay with the options; the server keeps what it read from them. */
     for (size_t i = 0; i < opts->n_listeners; i++)
         srv->opts.listeners[i].tls = NULL;
@@ -428,7 +428,15 @@ lapps_server_start(lapps_server *srv)
         rv = srv->start_error;
         pthread_mutex_unlock(&srv->lock);
     }
+    /* Standalone services start once every worker serves, so they can reach them. */
+    if (rv == 0 && (rv = lapps__tasks_start(srv)) != 0) {
+        lapps_server_stop(srv);
+        if (srv->embedded)
+            while (lapps_server_dispatch(srv) == 0)
+                lapps__worker_loop_once(&srv->workers[0], 10);
+    }
     if (rv != 0) {
+        lapps__tasks_join(srv);
         join_workers(srv);
         atomic_store(&srv->state, SRV_STOPPED);
     }
@@ -441,9 +449,11 @@ lapps_server_stop(lapps_server *srv)
     if (!srv)
         return LAPPS_ERR_INVAL;
     int expect = SRV_RUNNING;
-    if (atomic_compare_exchange_strong(&srv->state, &expect, SRV_STOPPING))
+    if (atomic_compare_exchange_strong(&srv->state, &expect, SRV_STOPPING)) {
+        lapps__tasks_stop(srv);
         for (unsigned i = 0; srv->workers && i < srv->n_workers; i++)
             lapps__worker_wake(&srv->workers[i]);
+    }
     return 0;
 }
 
@@ -458,6 +468,7 @@ lapps_server_run(lapps_server *srv)
     if (rv != 0)
         return rv;
     join_workers(srv);
+    lapps__tasks_join(srv);
     atomic_store(&srv->state, SRV_STOPPED);
     return 0;
 }
@@ -475,6 +486,7 @@ lapps_server_free(lapps_server *srv)
     }
     lapps_server_stop(srv);
     join_workers(srv);
+    lapps__tasks_join(srv);
     for (unsigned i = 0; srv->workers && i < srv->n_workers; i++)
         lapps__worker_free(&srv->workers[i]);
     free(srv->workers);
@@ -485,11 +497,14 @@ lapps_server_free(lapps_server *srv)
         service_free(srv->services[i]);
     }
     free(srv->services);
+    lapps__tasks_free(srv);
     for (size_t i = 0; i < LAPPS__MAX_LISTENERS; i++)
         lapps__tls_ctx_free(srv->tls[i]);
     pthread_mutex_destroy(&srv->lock);
     pthread_cond_destroy(&srv->cond);
     pthread_mutex_destroy(&srv->reload_lock);
+    pthread_mutex_destroy(&srv->task_lock);
+    pthread_cond_destroy(&srv->task_cond);
     free(srv);
 }
 

@@ -126,9 +126,10 @@ read_config(const char *dir, struct config *cfg)
 }
 
 /* Registers the Lua services of DIR/lapps.json (LAppS's services file): `protocol`,
- * `request_target`, `instances`, `preload`, `max_inbound_message_size`, `auto_start` and
- * `isolated`; the code of service NAME is <applications>/NAME/NAME.lua, where
- * `directories.applications` (default "apps") is relative to $LAPPS_HOME, else to DIR.
+ * `request_target`, `instances`, `preload`, `max_inbound_message_size`, `auto_start`,
+ * `standalone` and `isolated`; the code of service NAME is
+ * <applications>/NAME/NAME.lua, where `directories.applications` (default "apps") is
+ * relative to $LAPPS_HOME, else to DIR.
  * Every service's directory is on every service's package.path, as in LAppS. Returns
  * the number registered, -1 when there is no lapps.json, or -2 after an error. */
 static int
@@ -180,10 +181,8 @@ load_services(const char *dir, lapps_server *server)
         const char *preload[17] = {0};
         json_t *p;
         size_t i;
-        if (json_is_true(json_object_get(s, "standalone")) ||
-            json_is_false(json_object_get(s, "auto_start"))) {
-            fprintf(stderr, "lappsd: %s: %s: not started (standalone, or auto_start false)\n", path,
-                    name);
+        if (json_is_false(json_object_get(s, "auto_start"))) {
+            fprintf(stderr, "lappsd: %s: %s: not started (auto_start false)\n", path, name);
             continue;
         }
         json_array_foreach(json_object_get(s, "preload"), i, p)
@@ -202,12 +201,16 @@ load_services(const char *dir, lapps_server *server)
             .preload = preload,
             .max_message_size =
                 (size_t)json_integer_value(json_object_get(s, "max_inbound_message_size")),
+            .standalone = json_is_true(json_object_get(s, "standalone")),
         };
         if ((rv = lapps_lua_service_register(server, &d, err, sizeof err)) != 0) {
             fprintf(stderr, "lappsd: %s: services.%s: %s\n", path, name, err);
             break;
         }
-        fprintf(stderr, "lappsd: %s%s\n", d.target, d.protocol ? " (LAppS)" : "");
+        fprintf(stderr, "lappsd: %s%s\n", d.standalone ? name : d.target,
+                d.standalone ? " (standalone)"
+                : d.protocol ? " (LAppS)"
+                             : "");
         count++;
     }
     free(dirs);

@@ -10,6 +10,7 @@
 #include <lapps/lua.h>
 #include <lapps/protocol.h>
 #include <lapps/server.h>
+#include <lapps/task.h>
 #include <lapps/tls.h>
 #include <lapps/value.h>
 #include <lapps/version.h>

@@ -2,19 +2,23 @@
  *
  * A service is a Lua module: a file <name>.lua in one of the directories on
  * package.path that returns a table with onStart(), onMessage(handler, opcode_or_type,
- * message), onDisconnect(handler) and onShutdown(). The table is also set as the global
+ * message), onDisconnect(handler) and onShutdown() — or, for a standalone service,
+ * init() and run(). The table is also set as the global
  * <name>, as LAppS did. Each instance of the service has its own lua_State, created on
  * the thread that runs it, so Lua code never needs a lock.
  *
  * Globals every service has: the standard libraries, `ws` (send, close), `nljson` (the
  * LAppS value module) and `print` (to the server's log at level INFO). Modules loaded
- * by name through `preload`: "time" (time.now()) and "murmur" (murmur.hashstr/hashnum);
+ * by name through `preload`: "time" (time.now()), "murmur" (murmur.hashstr/hashnum) and
+ * "nap" (nap:new():sleep/usleep/nsleep; it blocks, so for isolated and standalone
+ * services, whose sleeps end early when the server stops);
  * a name liblapps does not know is logged as a warning and ignored, as LAppS did. */
 #ifndef LAPPS_LUA_H
 #define LAPPS_LUA_H
 
 #include <lapps/common.h>
 #include <lapps/server.h>
+#include <lapps/task.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -53,6 +57,11 @@ typedef struct lapps_lua_service {
     uint64_t instruction_budget;
     /** As lapps_service_set_max_message_size(); 0: the server's. */
     size_t max_message_size;
+    /** Non-zero: a standalone service (lapps/task.h) — no target, no connections; the
+     *  module has init() and run(), called on a thread of its own per instance, with
+     *  the globals must_stop() (true once the server stops: run() should return) and
+     *  instance_id (a string, "0", "1", ...). */
+    int standalone;
 } lapps_lua_service;
 
 /** Registers a Lua service, before lapps_server_start(). The module is loaded once here,

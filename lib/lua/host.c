@@ -184,6 +184,28 @@ on_close(lapps_conn *c, const lapps_close_info *info, void *ud)
     lapps__lua_drop_pending(li, k.conn_id, false);
 }
 
+/* ---- standalone services ---- */
+
+/* One instance of a standalone service, on its task thread: init(), then run() until it
+ * returns (it should when must_stop() turns true). */
+static void
+task_main(lapps_task *task, void *ud)
+{
+    struct lapps__lua_svc *svc = ud;
+    struct lapps__lua_inst li = {.svc = svc, .task = task};
+    char err[512];
+    if (lapps__lua_inst_open(&li, err, sizeof err) != 0) {
+        lapps_log(svc->srv, LAPPS_LOG_ERROR, "%s", err);
+        return;
+    }
+    struct lapps__lua_call k = {.li = &li, .cb = CB_INIT};
+    if (lapps__lua_call(&k) == 0) {
+        k.cb = CB_RUN;
+        lapps__lua_call(&k);
+    }
+    lapps__lua_inst_close(&li);
+}
+
 /* ---- registration ---- */
 
 static void
@@ -268,9 +290,10 @@ svc_new(lapps_server *srv, const lapps_lua_service *d, int *rv)
     svc->protocol = d->protocol;
     svc->instances = d->instances;
     svc->isolated = d->isolated != 0;
+    svc->standalone = d->standalone != 0;
     svc->budget = d->instruction_budget;
     svc->name = strdup(d->name);
-    svc->target = strdup(d->target);
+    svc->target = strdup(d->target ? d->target : "");
     svc->package_path = package_path(d->path);
     if (!svc->name || !svc->target || !svc->package_path ||
         (*rv = copy_preload(svc, d->preload)) != 0) {
@@ -326,12 +349,12 @@ lapps_lua_service_register(lapps_server *srv, const lapps_lua_service *d, char *
         errlen = sizeof local;
     }
     err[0] = '\0';
-    if (!srv || !d || d->size < sizeof *d || !valid_name(d->name) || !d->target ||
-        d->target[0] != '/' ||
+    if (!srv || !d || d->size < sizeof *d || !valid_name(d->name) ||
+        (!d->standalone && (!d->target || d->target[0] != '/')) ||
         (d->protocol != LAPPS_PROTO_RAW && d->protocol != LAPPS_PROTO_LAPPS)) {
         snprintf(err, errlen,
-                 "a Lua service needs a name (letters, digits, '_'), a target "
-                 "starting with '/' and a protocol");
+                 "a Lua service needs a name (letters, digits, '_'), a protocol, "
+                 "and unless it is standalone a target starting with '/'");
         return LAPPS_ERR_INVAL;
     }
     int rv;
@@ -341,7 +364,11 @@ lapps_lua_service_register(lapps_server *srv, const lapps_lua_service *d, char *
         return rv;
     }
     rv = check_module(svc, err, errlen);
-    if (rv == 0) {
+    if (rv == 0 && svc->standalone) {
+        rv = lapps_task_register(srv, svc->name, svc->instances, task_main, svc, svc_free);
+        if (rv != 0)
+            snprintf(err, errlen, "service %s: %s", svc->name, lapps_strerror(rv));
+    } else if (rv == 0) {
         rv = register_service(srv, svc, d);
         if (rv != 0)
             snprintf(err, errlen, "service %s: %s%s", svc->name, lapps_strerror(rv),

@@ -23,6 +23,7 @@ struct lapps__lua_svc {
     lapps_protocol protocol;
     unsigned instances;
     bool isolated;
+    bool standalone; /* init() and run() on a task thread (lapps/task.h) */
     uint64_t budget;
     struct lapps__lua_iso *iso; /* isolated services: their threads (isolated.c) */
 };
@@ -44,7 +45,8 @@ struct lapps__lua_pending {
 /* One instance: one lua_State, used by one thread only. */
 struct lapps__lua_inst {
     struct lapps__lua_svc *svc;
-    lapps_instance *inst; /* on a worker; NULL when isolated */
+    lapps_instance *inst; /* on a worker; NULL when isolated or standalone */
+    lapps_task *task;     /* standalone: its thread (NULL in the registration check) */
     lua_State *L;
     bool budget_spent;            /* the hook fired: every instruction now raises until unwound */
     const void **raw_box;         /* where a raw message's address goes for the Lua trampoline */
@@ -58,7 +60,8 @@ struct lapps__lua_inst {
 };
 
 /* Creates the instance's state: libraries, package.path, ws, nljson, print, preloads,
- * then require(name), which must return a table with the four callbacks. On failure
+ * then require(name), which must return a table with the four callbacks (a standalone
+ * service: init and run, and the globals must_stop() and instance_id). On failure
  * writes the reason into err and returns LAPPS_ERR_INVAL (or LAPPS_ERR_NOMEM). */
 int lapps__lua_inst_open(struct lapps__lua_inst *li, char *err, size_t errlen);
 void lapps__lua_inst_close(struct lapps__lua_inst *li);
@@ -69,7 +72,9 @@ enum lapps__lua_cb {
     CB_ON_MESSAGE_RAW,
     CB_ON_MESSAGE_LAPPS,
     CB_ON_DISCONNECT,
-    CB_ON_SHUTDOWN
+    CB_ON_SHUTDOWN,
+    CB_INIT, /* standalone services */
+    CB_RUN
 };
 struct lapps__lua_call {
     struct lapps__lua_inst *li;

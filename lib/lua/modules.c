@@ -1,4 +1,4 @@
-/* modules.c — the LAppS Lua modules `time` and `murmur`, in C for LuaJIT (Lua 5.1 API).
+/* modules.c — the LAppS Lua modules `time`, `murmur` and `nap`, in C for LuaJIT (Lua 5.1 API).
  *
  * time.now() returns milliseconds since the Unix epoch from CLOCK_REALTIME, truncated,
  * as LAppS's std::chrono::system_clock did. Any arguments are ignored, as in LAppS.
@@ -29,8 +29,34 @@
  * string and is hashed as bytes, as in LAppS.
  *
  * A call with other than exactly one argument, or with an argument that is neither a
- * string nor a number, raises a Lua error with a usage message, as LAppS did. */
+ * string nor a number, raises a Lua error with a usage message, as LAppS did.
+ *
+ * nap: `local n = nap:new()` (or `nap.new()`), then n:sleep(seconds),
+ * n:usleep(microseconds) or n:nsleep(nanoseconds) block the calling thread for that long
+ * and return nothing. LAppS's nap objects were userdata wrapping itc::sys::Nap, a
+ * nanosleep() loop; here the sleep is nanosleep(), restarted with the remaining time when
+ * a signal interrupts it, and an object is a plain table whose metatable (kept in the
+ * registry) gives it the module's functions, so n.new also works as in LAppS. Calling
+ * the functions on the `nap` table itself (nap:sleep(1)) works too; LAppS raised there.
+ * Differences from LAppS, which checked little:
+ *  - LAppS converted the argument with lua_tointeger, so sleep(0.25) did not sleep at
+ *    all. sleep takes fractions here (rounded up to a whole nanosecond); usleep and
+ *    nsleep truncate fractions, as LAppS did.
+ *  - LAppS returned its usage message as a string for a wrong argument count, silently
+ *    ignored arguments that were not numbers, and cast negatives to size_t, which slept
+ *    for centuries. Here anything but one non-negative finite number (after self)
+ *    raises a Lua error with a usage message: a wrong count, a non-number (numeric
+ *    strings included, which LAppS converted), NaN, infinities, negatives.
+ *  - One call sleeps at most 1 day (86400 s): more raises "too long", so a typo cannot
+ *    hang a thread for years.
+ *  - A call with '.' instead of ':' (n.sleep(1)) raises an error saying so; in LAppS
+ *    luaL_checkudata raised on the number given as self (or the count check fired).
+ *  - A stop hook (lapps__lua_nap_set_stop) is new: with one set, a sleep runs in slices
+ *    of at most 10 ms and returns early as soon as the hook reports that the service
+ *    must stop. */
+#include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -154,6 +180,196 @@ murmur_hashnum(lua_State *L)
     return 1;
 }
 
+/* nap: the registry keys of the nap objects' metatable and of the stop hook. Only their
+ * addresses matter. */
+static const char nap_mt_key;
+static const char nap_stop_key;
+
+#define NS_PER_SEC   INT64_C(1000000000)
+#define NAP_MAX_SEC  86400 /* one call sleeps at most 1 day */
+#define NAP_SLICE_NS (10 * INT64_C(1000000))
+
+/* The stop hook of a state, a full userdata in its registry under &nap_stop_key. */
+struct nap_stop {
+    lapps__lua_stop_fn fn;
+    void *ctx;
+};
+
+/* One of the sleep functions: its usage message, its largest argument (1 day in its
+ * unit) and its conversion to nanoseconds. */
+struct nap_unit {
+    const char *usage;
+    lua_Number max;
+    int64_t (*to_ns)(lua_Number n);
+};
+
+static int64_t
+sec_to_ns(lua_Number n)
+{
+    /* At most 86400e9 < 2^53, so exact. Rounded up: never shorter than asked. */
+    return (int64_t)ceil(n * (lua_Number)NS_PER_SEC);
+}
+
+static int64_t
+usec_to_ns(lua_Number n)
+{
+    return (int64_t)n * 1000;
+}
+
+static int64_t
+nsec_to_ns(lua_Number n)
+{
+    return (int64_t)n;
+}
+
+static const struct nap_unit nap_sec = {
+    "Usage: nap:sleep(seconds) - seconds to sleep, a number from 0 to 86400 (1 day)", NAP_MAX_SEC,
+    sec_to_ns};
+static const struct nap_unit nap_usec = {
+    "Usage: nap:usleep(microseconds) - microseconds to sleep, a number from 0 to "
+    "86400000000 (1 day); fractions are truncated",
+    NAP_MAX_SEC * 1e6, usec_to_ns};
+static const struct nap_unit nap_nsec = {
+    "Usage: nap:nsleep(nanoseconds) - nanoseconds to sleep, a number from 0 to "
+    "86400000000000 (1 day); fractions are truncated",
+    NAP_MAX_SEC * 1e9, nsec_to_ns};
+
+static int64_t
+monotonic_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
+}
+
+/* nanosleep() for @p ns > 0 nanoseconds, resumed with the time left after a signal. */
+static void
+sleep_ns(int64_t ns)
+{
+    struct timespec req = {.tv_sec = (time_t)(ns / NS_PER_SEC), .tv_nsec = (long)(ns % NS_PER_SEC)};
+    struct timespec rem;
+
+    while (nanosleep(&req, &rem) != 0 && errno == EINTR)
+        req = rem;
+}
+
+/* Sleeps @p ns nanoseconds; with a stop hook, in slices of at most NAP_SLICE_NS, until
+ * the time is up or the hook returns non-zero. */
+static void
+nap_for(int64_t ns, struct nap_stop stop)
+{
+    int64_t deadline;
+
+    if (ns <= 0)
+        return;
+    if (stop.fn == NULL) {
+        sleep_ns(ns);
+        return;
+    }
+    deadline = monotonic_ns() + ns;
+    for (;;) {
+        int64_t left = deadline - monotonic_ns();
+
+        if (left <= 0 || stop.fn(stop.ctx) != 0)
+            return;
+        sleep_ns(left < NAP_SLICE_NS ? left : NAP_SLICE_NS);
+    }
+}
+
+/* Whether the value at @p idx is a nap object or the nap module table itself. */
+static int
+nap_is_self(lua_State *L, int idx)
+{
+    int ok = 0;
+
+    if (!lua_istable(L, idx))
+        return 0;
+    lua_pushlightuserdata(L, (void *)&nap_mt_key);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    if (lua_istable(L, -1)) {
+        /* An object has that metatable; the module table is its __index. */
+        if (lua_getmetatable(L, idx)) {
+            ok = lua_rawequal(L, -1, -2);
+            lua_pop(L, 1);
+        }
+        if (!ok) {
+            lua_pushliteral(L, "__index");
+            lua_rawget(L, -2);
+            ok = lua_rawequal(L, -1, idx);
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+    return ok;
+}
+
+/* The body of nap:sleep, nap:usleep and nap:nsleep. */
+static int
+nap_call(lua_State *L, const struct nap_unit *u)
+{
+    int argc = lua_gettop(L);
+    struct nap_stop stop = {NULL, NULL};
+    lua_Number n;
+
+    if (argc < 1 || !nap_is_self(L, 1))
+        return luaL_error(L,
+                          "%s; not called on a nap object: call it with ':', as in "
+                          "n:sleep(x), not with '.'",
+                          u->usage);
+    if (argc != 2)
+        return luaL_error(L, "%s; got %d arguments", u->usage, argc - 1);
+    if (lua_type(L, 2) != LUA_TNUMBER)
+        return luaL_error(L, "%s; got %s", u->usage, luaL_typename(L, 2));
+    n = lua_tonumber(L, 2);
+    if (isnan(n))
+        return luaL_error(L, "%s; got NaN", u->usage);
+    if (n < 0)
+        return luaL_error(L, "%s; got a negative number", u->usage);
+    if (isinf(n))
+        return luaL_error(L, "%s; got infinity", u->usage);
+    if (n > u->max)
+        return luaL_error(L, "%s; too long: more than 1 day", u->usage);
+
+    lua_pushlightuserdata(L, (void *)&nap_stop_key);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    if (lua_isuserdata(L, -1))
+        stop = *(struct nap_stop *)lua_touserdata(L, -1);
+    lua_pop(L, 1);
+
+    nap_for(u->to_ns(n), stop);
+    return 0;
+}
+
+static int
+nap_sleep(lua_State *L)
+{
+    return nap_call(L, &nap_sec);
+}
+
+static int
+nap_usleep(lua_State *L)
+{
+    return nap_call(L, &nap_usec);
+}
+
+static int
+nap_nsleep(lua_State *L)
+{
+    return nap_call(L, &nap_nsec);
+}
+
+/* nap:new() or nap.new(): a new nap object. Arguments are ignored, as in LAppS. */
+static int
+nap_new(lua_State *L)
+{
+    lua_createtable(L, 0, 0);
+    lua_pushlightuserdata(L, (void *)&nap_mt_key);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    lua_setmetatable(L, -2);
+    return 1;
+}
+
 void
 lapps__lua_open_time(lua_State *L)
 {
@@ -174,6 +390,53 @@ lapps__lua_open_murmur(lua_State *L)
     lua_pop(L, 1);
 }
 
+void
+lapps__lua_open_nap(lua_State *L)
+{
+    static const luaL_Reg funcs[] = {{"new", nap_new},
+                                     {"sleep", nap_sleep},
+                                     {"usleep", nap_usleep},
+                                     {"nsleep", nap_nsleep},
+                                     {NULL, NULL}};
+
+    luaL_register(L, "nap", funcs);
+    /* The objects' metatable, created once per state so that objects made before a
+     * second opening stay valid. */
+    lua_pushlightuserdata(L, (void *)&nap_mt_key);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    if (!lua_istable(L, -1)) {
+        lua_pop(L, 1);
+        lua_createtable(L, 0, 1);
+        lua_pushlightuserdata(L, (void *)&nap_mt_key);
+        lua_pushvalue(L, -2);
+        lua_rawset(L, LUA_REGISTRYINDEX);
+    }
+    lua_pushvalue(L, -2);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 2);
+}
+
+void
+lapps__lua_nap_set_stop(lua_State *L, lapps__lua_stop_fn fn, void *ctx)
+{
+    struct nap_stop *stop;
+
+    lua_pushlightuserdata(L, (void *)&nap_stop_key);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    stop = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    if (stop == NULL) {
+        /* Nothing to clear: clearing never allocates. */
+        if (fn == NULL)
+            return;
+        lua_pushlightuserdata(L, (void *)&nap_stop_key);
+        stop = lua_newuserdata(L, sizeof *stop);
+        lua_rawset(L, LUA_REGISTRYINDEX);
+    }
+    stop->fn = fn;
+    stop->ctx = fn != NULL ? ctx : NULL;
+}
+
 lapps__lua_opener
 lapps__lua_preload_find(const char *name)
 {
@@ -183,6 +446,7 @@ lapps__lua_preload_find(const char *name)
     } modules[] = {
         {"time", lapps__lua_open_time},
         {"murmur", lapps__lua_open_murmur},
+        {"nap", lapps__lua_open_nap},
     };
 
     for (size_t i = 0; i < sizeof modules / sizeof modules[0]; i++)

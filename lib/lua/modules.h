@@ -1,5 +1,5 @@
 /* modules.h — the small LAppS Lua modules a service loads by name (lapps_lua_service's
- * `preload`): `time` and `murmur`. Each opener behaves like LAppS's luaopen_*: it sets
+ * `preload`): `time`, `murmur` and `nap`. Each opener behaves like LAppS's luaopen_*: it sets
  * the global table of that name and package.loaded[name], so `require "time"` finds it
  * too. Compatible with LAppS's results; the differences are documented in modules.c. */
 #ifndef LAPPS_LUA_MODULES_H
@@ -20,7 +20,27 @@ void lapps__lua_open_time(lua_State *L);
  * lowercase hex digits; hashnum returns it as a Lua number, exact only below 2^53. */
 void lapps__lua_open_murmur(lua_State *L);
 
-/* The opener of the module called @p name ("time" or "murmur"), or NULL when liblapps
+/* `nap:new()` (or `nap.new()`) makes an object n whose n:sleep(seconds),
+ * n:usleep(microseconds) and n:nsleep(nanoseconds) block the calling thread for that
+ * long, at most 1 day per call; fractions of seconds are allowed. Bad arguments raise a
+ * Lua error. See lapps__lua_nap_set_stop for ending a sleep early. */
+void lapps__lua_open_nap(lua_State *L);
+
+/* A stop hook: returns non-zero when the service running in the state must stop. */
+typedef int (*lapps__lua_stop_fn)(void *ctx);
+
+/* Sets the stop hook of the nap sleeps of @p L and of its coroutines (any lua_State of
+ * the same Lua universe), whether or not nap is open yet; @p fn NULL removes it. With a
+ * hook, a sleep runs in slices of at most 10 ms and returns early as soon as fn(ctx)
+ * returns non-zero; fn is called between slices, on the thread running the Lua code, so
+ * it must be cheap and safe to call there (e.g. read an atomic flag), and @p ctx must
+ * stay valid while the hook is set. Without one, a sleep is a plain nanosleep().
+ * The first setting of a hook allocates: it raises a Lua error when out of memory (call
+ * it protected, or right after creating the state); replacing or removing one does not
+ * raise. Not to be called while another thread runs Lua code in @p L. */
+void lapps__lua_nap_set_stop(lua_State *L, lapps__lua_stop_fn fn, void *ctx);
+
+/* The opener of the module called @p name ("time", "murmur" or "nap"), or NULL when liblapps
  * has no module of that name. @p name is only read during the call. */
 lapps__lua_opener lapps__lua_preload_find(const char *name);
 

@@ -14,7 +14,46 @@
 #include "lua/modules.h"
 #include "lua/nljson.h"
 
-static const char *const callback_names[] = {"onStart", "onMessage", "onDisconnect", "onShutdown"};
+static const char *const reactive_names[] = {"onStart", "onMessage", "onDisconnect", "onShutdown",
+                                             NULL};
+static const char *const standalone_names[] = {"init", "run", NULL};
+
+static const char *const *
+callback_names(const struct lapps__lua_svc *svc)
+{
+    return svc->standalone ? standalone_names : reactive_names;
+}
+
+/* ---- standalone globals ---- */
+
+/* must_stop(): true once the server is stopping (LAppS's global of the same name). */
+static int
+lua_must_stop(lua_State *L)
+{
+    struct lapps__lua_inst *li = lua_touserdata(L, lua_upvalueindex(1));
+    lua_pushboolean(L, li->task && lapps_task_must_stop(li->task));
+    return 1;
+}
+
+/* nap's sleeps end early once the service must stop. */
+static int
+nap_must_stop(void *ctx)
+{
+    struct lapps__lua_inst *li = ctx;
+    return li->task && lapps_task_must_stop(li->task);
+}
+
+static void
+open_standalone(lua_State *L, struct lapps__lua_inst *li)
+{
+    lapps__lua_nap_set_stop(L, nap_must_stop, li);
+    lua_pushlightuserdata(L, li);
+    lua_pushcclosure(L, lua_must_stop, 1);
+    lua_setglobal(L, "must_stop");
+    /* A string, as in LAppS. */
+    lua_pushfstring(L, "%d", li->task ? (int)lapps_task_instance(li->task) : 0);
+    lua_setglobal(L, "instance_id");
+}
 
 /* ---- print ---- */
 
@@ -132,9 +171,15 @@ trampoline(lua_State *L)
         break;
     case CB_ON_START:
     case CB_ON_SHUTDOWN:
-        lua_getfield(L, lua_upvalueindex(UP_MODULE),
-                     k->cb == CB_ON_START ? "onStart" : "onShutdown");
+    case CB_INIT:
+    case CB_RUN: {
+        static const char *const fn[] = {[CB_ON_START] = "onStart",
+                                         [CB_ON_SHUTDOWN] = "onShutdown",
+                                         [CB_INIT] = "init",
+                                         [CB_RUN] = "run"};
+        lua_getfield(L, lua_upvalueindex(UP_MODULE), fn[k->cb]);
         break;
+    }
     }
     lua_call(L, nargs, 1);
     k->returned_true = lua_type(L, -1) == LUA_TBOOLEAN && lua_toboolean(L, -1);
@@ -194,8 +239,8 @@ lapps__lua_call(struct lapps__lua_call *k)
         budget_disarm(li);
     }
     if (rc != 0) {
-        static const char *const names[] = {"onStart", "onMessage", "onMessage", "onDisconnect",
-                                            "onShutdown"};
+        static const char *const names[] = {"onStart",    "onMessage", "onMessage", "onDisconnect",
+                                            "onShutdown", "init",      "run"};
         const char *msg = lua_tostring(L, -1);
         lapps_log(li->svc->srv, LAPPS_LOG_ERROR, "%s.%s: %s", li->svc->name, names[k->cb],
                   msg ? msg : "(no message: out of memory?)");
@@ -232,6 +277,8 @@ setup_state(lua_State *L)
     lua_setglobal(L, "print");
     lapps__nljson_open(L);
     lapps__lua_open_ws(L, li, svc->budget == 0);
+    if (svc->standalone)
+        open_standalone(L, li);
     for (char **p = svc->preload; *p; p++)
         lapps__lua_preload_find (*p)(L);
     /* require(name), with the budget on: module code runs here too. */
@@ -245,10 +292,10 @@ setup_state(lua_State *L)
                           luaL_typename(L, -1));
     lua_pushvalue(L, -1);
     lua_setglobal(L, svc->name);
-    for (size_t i = 0; i < sizeof callback_names / sizeof *callback_names; i++) {
-        lua_getfield(L, -1, callback_names[i]);
+    for (const char *const *name = callback_names(svc); *name; name++) {
+        lua_getfield(L, -1, *name);
         if (!lua_isfunction(L, -1)) {
-            st->missing = callback_names[i];
+            st->missing = *name;
             return 0;
         }
         lua_pop(L, 1);
@@ -260,7 +307,7 @@ setup_state(lua_State *L)
     lua_getfield(L, -2, "onDisconnect");
     lua_pushlightuserdata(L, li);
     lua_pushcclosure(L, trampoline, 4);
-    if (svc->budget == 0 && svc->protocol == LAPPS_PROTO_RAW) {
+    if (svc->budget == 0 && svc->protocol == LAPPS_PROTO_RAW && !svc->standalone) {
         if (luaL_loadbuffer(L, raw_trampoline_chunk, sizeof raw_trampoline_chunk - 1,
                             "=onMessage trampoline") != 0)
             lua_error(L);
@@ -294,11 +341,10 @@ lapps__lua_inst_open(struct lapps__lua_inst *li, char *err, size_t errlen)
             snprintf(err, errlen, "service %s: %s", li->svc->name,
                      lua_tostring(L, -1) ? lua_tostring(L, -1) : "out of memory");
         else
-            snprintf(err, errlen,
-                     "service %s: the module has no function %s (it needs %s, %s, "
-                     "%s and %s)",
-                     li->svc->name, st.missing, callback_names[0], callback_names[1],
-                     callback_names[2], callback_names[3]);
+            snprintf(err, errlen, "service %s: the module has no function %s (it needs %s)",
+                     li->svc->name, st.missing,
+                     li->svc->standalone ? "init and run"
+                                         : "onStart, onMessage, onDisconnect and onShutdown");
         lua_close(L);
         li->L = NULL;
         return rc == LUA_ERRMEM ? LAPPS_ERR_NOMEM : LAPPS_ERR_INVAL;

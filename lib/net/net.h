@@ -221,6 +221,9 @@ struct lapps__worker {
     struct lapps__stats stats;
 };
 
+/* lapps_server.state */
+enum { SRV_NEW, SRV_RUNNING, SRV_STOPPING, SRV_STOPPED };
+
 struct lapps_server {
     struct lapps_opts opts;
     struct lapps_service **services;
@@ -237,11 +240,23 @@ struct lapps_server {
     pthread_cond_t cond;
     int start_error;
     unsigned started_workers;
+    /* standalone services (task.c) */
+    struct lapps__taskset **tasksets;
+    size_t n_tasksets;
+    atomic_bool tasks_stop;
+    pthread_mutex_t task_lock; /* with task_cond: lapps_task_sleep() wakes at the stop */
+    pthread_cond_t task_cond;
 };
 
 /* server.c */
 void lapps__log(struct lapps_server *srv, lapps_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* task.c */
+int lapps__tasks_start(struct lapps_server *srv);
+void lapps__tasks_stop(struct lapps_server *srv);
+void lapps__tasks_join(struct lapps_server *srv);
+void lapps__tasks_free(struct lapps_server *srv);
 
 /* listen.c */
 int lapps__listen_probe(const char *addr, uint16_t port, uint16_t *bound);

@@ -526,6 +526,36 @@ Test(lua, a_failing_on_start_fails_the_server_start)
     }
 }
 
+/* ---- standalone services ---- */
+
+Test(lua, standalone_services_run_until_the_server_stops, .timeout = 60)
+{
+    char err[512];
+    const char *path[] = {lua_dir(), NULL};
+    lapps_server *srv = new_server(1);
+    const char *preload[] = {"nap", NULL};
+    lapps_lua_service d = {.size = sizeof d,
+                           .name = "ticker",
+                           .path = path,
+                           .preload = preload,
+                           .instances = 2,
+                           .standalone = 1};
+    cr_assert_eq(lapps_lua_service_register(srv, &d, err, sizeof err), 0, "%s", err);
+    d.name = "broken_standalone";
+    cr_assert_eq(lapps_lua_service_register(srv, &d, err, sizeof err), LAPPS_ERR_INVAL);
+    cr_assert_str_eq(err, "service broken_standalone: the module has no function run (it "
+                          "needs init and run)");
+    cr_assert_eq(lapps_server_start(srv), 0);
+    cr_assert_eq(log_wait("ticker: run ", 2, 20000), 2, "%s", log_text);
+    cr_assert_eq(log_count("ticker: init 0 string"), 1, "%s", log_text);
+    cr_assert_eq(log_count("ticker: init 1 string"), 1, "%s", log_text);
+    cr_assert_eq(log_count("ticker: run ends"), 0);
+    lapps_server_free(srv); /* within the close timeout, or "left running" is logged */
+    cr_assert_eq(log_count("left running"), 0, "%s", log_text);
+    cr_assert_eq(log_count("ticker: run ends 0"), 1, "%s", log_text);
+    cr_assert_eq(log_count("ticker: run ends 1"), 1, "%s", log_text);
+}
+
 /* ---- lappsd with the examples ---- */
 
 /* lappsd -c DIR, where DIR holds a ws.json with a free port and a copy of

@@ -1,6 +1,8 @@
-/* Tests for lib/lua/modules.c: the LAppS `time` and `murmur` modules. murmur is checked
- * against digests from libstdc++'s own std::hash, time.now() for its units, both for
- * their argument errors, and lapps__lua_preload_find for its names. The Lua side runs
+/* Tests for lib/lua/modules.c: the LAppS `time`, `murmur` and `nap` modules. murmur is
+ * checked against digests from libstdc++'s own std::hash, time.now() for its units, nap
+ * for sleeping at least as long as asked (lower bounds only, plus a generous upper bound
+ * so that a hang fails) and for its stop hook, all for their argument errors, and
+ * lapps__lua_preload_find for its names. The Lua side runs
  * in a real LuaJIT state: checks are Lua assert()s, whose message fails the test. */
 #include <criterion/criterion.h>
 #include <stdint.h>
@@ -63,6 +65,7 @@ open_modules(lua_State *ls)
 {
     lapps__lua_open_time(ls);
     lapps__lua_open_murmur(ls);
+    lapps__lua_open_nap(ls);
     return 0;
 }
 
@@ -125,6 +128,7 @@ static const char check_string[] =
 
 TestSuite(murmur, .init = setup, .fini = teardown);
 TestSuite(time, .init = setup, .fini = teardown);
+TestSuite(nap, .init = setup, .fini = teardown);
 TestSuite(modules, .init = setup, .fini = teardown);
 
 Test(murmur, std_hash_string_vectors)
@@ -264,14 +268,18 @@ Test(modules, registered_as_packages)
 {
     run("assert(package.loaded.time == time and type(time.now) == 'function')\n"
         "assert(package.loaded.murmur == murmur and type(murmur.hashnum) == 'function')\n"
-        "assert(require('time') == time and require('murmur') == murmur)\n");
+        "assert(package.loaded.nap == nap and type(nap.new) == 'function')\n"
+        "assert(require('time') == time and require('murmur') == murmur)\n"
+        "assert(require('nap') == nap)\n");
 }
 
 Test(modules, preload_find)
 {
     cr_assert_eq(lapps__lua_preload_find("time"), lapps__lua_open_time);
     cr_assert_eq(lapps__lua_preload_find("murmur"), lapps__lua_open_murmur);
+    cr_assert_eq(lapps__lua_preload_find("nap"), lapps__lua_open_nap);
     cr_assert_null(lapps__lua_preload_find("nljson"));
+    cr_assert_null(lapps__lua_preload_find("Nap"));
     cr_assert_null(lapps__lua_preload_find(""));
     cr_assert_null(lapps__lua_preload_find("Time"));
     cr_assert_null(lapps__lua_preload_find("murmur2"));
@@ -311,4 +319,245 @@ Test(modules, name_conflict_raises)
     cr_assert_neq(lua_cpcall(L, open_found, (void *)"time"), 0);
     cr_assert(strstr(lua_tostring(L, -1), "time") != NULL, "%s", lua_tostring(L, -1));
     lua_pop(L, 1);
+}
+
+/* nap: seconds of CLOCK_MONOTONIC. */
+static double
+mono(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Runs @p code and returns how long it took, in seconds. */
+static double
+timed_run(const char *code)
+{
+    double t0 = mono();
+
+    run(code);
+    return mono() - t0;
+}
+
+/* The upper bound of every sleep below: only there to make a hang fail. */
+#define NAP_HANG 5.0
+
+/* A stop hook that returns non-zero from its (stop_after + 1)th call on. */
+struct stopper {
+    int calls;
+    int stop_after;
+};
+
+static int
+stopper_fn(void *ctx)
+{
+    struct stopper *s = ctx;
+
+    return ++s->calls > s->stop_after;
+}
+
+Test(nap, objects)
+{
+    run("local a, b = nap:new(), nap.new()\n"
+        "assert(type(a) == 'table' and type(b) == 'table' and a ~= b)\n"
+        "for _, n in ipairs({a, b, a:new(), a.new()}) do\n"
+        "  assert(type(n.sleep) == 'function' and type(n.usleep) == 'function'"
+        "    and type(n.nsleep) == 'function')\n"
+        "  assert(select('#', n:sleep(0)) == 0, 'sleep returned values')\n"
+        "  assert(select('#', n:usleep(0)) == 0, 'usleep returned values')\n"
+        "  assert(select('#', n:nsleep(0)) == 0, 'nsleep returned values')\n"
+        "end\n"
+        /* On the module table itself too. */
+        "nap:sleep(0); nap:usleep(1); nap:nsleep(1)\n");
+}
+
+Test(nap, sleep_at_least)
+{
+    double t;
+
+    run("n = nap:new()");
+    t = timed_run("n:sleep(0.05)");
+    cr_assert(t >= 0.05 && t < NAP_HANG, "sleep(0.05) took %f s", t);
+    t = timed_run("n:sleep(0.0125)");
+    cr_assert(t >= 0.0125 && t < NAP_HANG, "sleep(0.0125) took %f s", t);
+}
+
+Test(nap, usleep_at_least)
+{
+    double t;
+
+    run("n = nap:new()");
+    t = timed_run("n:usleep(30000)");
+    cr_assert(t >= 0.03 && t < NAP_HANG, "usleep(30000) took %f s", t);
+    t = timed_run("n:usleep(20000.9)"); /* truncated to 20000 */
+    cr_assert(t >= 0.02 && t < NAP_HANG, "usleep(20000.9) took %f s", t);
+}
+
+Test(nap, nsleep_at_least)
+{
+    double t;
+
+    run("n = nap:new()");
+    t = timed_run("n:nsleep(20000000)");
+    cr_assert(t >= 0.02 && t < NAP_HANG, "nsleep(20000000) took %f s", t);
+    t = timed_run("n:nsleep(1.5); n:nsleep(999)");
+    cr_assert(t < NAP_HANG, "nsleep(1.5) took %f s", t);
+}
+
+/* A hook that never asks to stop: the sliced sleep still lasts the whole time. */
+Test(nap, sliced_sleep_at_least)
+{
+    struct stopper s = {0, 1000000};
+    double t;
+
+    lapps__lua_nap_set_stop(L, stopper_fn, &s);
+    run("n = nap:new()");
+    t = timed_run("n:sleep(0.05)");
+    cr_assert(t >= 0.05 && t < NAP_HANG, "sleep(0.05) took %f s", t);
+    cr_assert_geq(s.calls, 1);
+    t = timed_run("n:usleep(25000); n:nsleep(25000000)");
+    cr_assert(t >= 0.05 && t < NAP_HANG, "usleep + nsleep took %f s", t);
+}
+
+/* The hook ends a long sleep early: on its 4th call, after 3 slices of 10 ms. */
+Test(nap, stop_hook_wakes)
+{
+    struct stopper s = {0, 3};
+    double t;
+
+    lapps__lua_nap_set_stop(L, stopper_fn, &s);
+    t = timed_run("nap:new():sleep(30)");
+    cr_assert_lt(t, 10.0, "sleep(30) took %f s despite the stop hook", t);
+    cr_assert_eq(s.calls, 4);
+    /* Once stopping, sleeps return at once, up to the 1-day maximum, in coroutines too
+     * (they share the registry). */
+    t = timed_run("local n = nap:new()\n"
+                  "n:sleep(86400); n:usleep(86400e6); n:nsleep(86400e9)\n"
+                  "coroutine.wrap(function() n:sleep(60) end)()\n");
+    cr_assert_lt(t, 10.0, "took %f s despite the stop hook", t);
+    cr_assert_eq(s.calls, 8);
+    /* A zero sleep does not consult the hook. */
+    run("nap:new():sleep(0)");
+    cr_assert_eq(s.calls, 8);
+}
+
+Test(nap, stop_hook_removed)
+{
+    struct stopper s = {0, 0};
+    double t;
+
+    /* Removing when none is set. */
+    lapps__lua_nap_set_stop(L, NULL, NULL);
+    lapps__lua_nap_set_stop(L, stopper_fn, &s);
+    run("nap:new():usleep(20000)");
+    cr_assert_eq(s.calls, 1);
+    lapps__lua_nap_set_stop(L, NULL, NULL);
+    t = timed_run("nap:new():usleep(20000)");
+    cr_assert_eq(s.calls, 1, "the removed hook was called");
+    cr_assert(t >= 0.02 && t < NAP_HANG, "usleep(20000) took %f s", t);
+}
+
+/* Set before nap is opened, in a fresh state. */
+Test(nap, stop_hook_before_open)
+{
+    struct stopper s = {0, 0};
+    lua_State *S = luaL_newstate();
+
+    cr_assert_not_null(S);
+    luaL_openlibs(S);
+    lapps__lua_nap_set_stop(S, stopper_fn, &s);
+    if (lua_cpcall(S, open_found, (void *)"nap") != 0)
+        cr_assert_fail("%s", lua_tostring(S, -1));
+    cr_assert_eq(luaL_dostring(S, "nap:new():sleep(30)"), 0, "%s", lua_tostring(S, -1));
+    cr_assert_eq(s.calls, 1);
+    lua_close(S);
+}
+
+Test(nap, argument_errors)
+{
+    run("local n = nap:new()\n"
+        "local ok, err = pcall(n.sleep, n, -1)\n"
+        "assert(not ok)\n"
+        "assert(err == 'Usage: nap:sleep(seconds) - seconds to sleep, a number from 0 to "
+        "86400 (1 day); got a negative number', err)\n"
+        "ok, err = pcall(n.usleep, n)\n"
+        "assert(not ok)\n"
+        "assert(err == 'Usage: nap:usleep(microseconds) - microseconds to sleep, a number "
+        "from 0 to 86400000000 (1 day); fractions are truncated; got 0 arguments', err)\n"
+        "ok, err = pcall(n.nsleep, n, 'x')\n"
+        "assert(not ok)\n"
+        "assert(err == 'Usage: nap:nsleep(nanoseconds) - nanoseconds to sleep, a number "
+        "from 0 to 86400000000000 (1 day); fractions are truncated; got string', err)\n"
+        /* {arguments after self, their count, the error's end} */
+        "local cases = {\n"
+        "  {{-1}, 1, 'got a negative number'}, {{-0.001}, 1, 'got a negative number'},\n"
+        "  {{-1/0}, 1, 'got a negative number'}, {{0/0}, 1, 'got NaN'},\n"
+        "  {{1/0}, 1, 'got infinity'}, {{'1'}, 1, 'got string'}, {{{}}, 1, 'got table'},\n"
+        "  {{true}, 1, 'got boolean'}, {{nil}, 1, 'got nil'}, {{}, 0, 'got 0 arguments'},\n"
+        "  {{1, 2}, 2, 'got 2 arguments'}, {{1, nil}, 2, 'got 2 arguments'},\n"
+        "}\n"
+        "for _, f in ipairs({'sleep', 'usleep', 'nsleep'}) do\n"
+        "  for _, c in ipairs(cases) do\n"
+        "    local ok, err = pcall(n[f], n, unpack(c[1], 1, c[2]))\n"
+        "    assert(not ok, f .. ': no error for ' .. c[3])\n"
+        "    assert(err:find('^Usage: nap:' .. f .. '%(') and err:sub(-#c[3]) == c[3],"
+        "      f .. ': ' .. err)\n"
+        "  end\n"
+        "end\n");
+}
+
+Test(nap, one_day_cap)
+{
+    run("local n = nap:new()\n"
+        "for _, c in ipairs({{'sleep', 86400.5}, {'sleep', 1e10}, {'sleep', 2^63},\n"
+        "                    {'usleep', 86400e6 + 1}, {'usleep', 1e300},\n"
+        "                    {'nsleep', 86400e9 + 1024}, {'nsleep', 2^64}}) do\n"
+        "  local ok, err = pcall(n[c[1]], n, c[2])\n"
+        "  assert(not ok, c[1] .. ': no error for ' .. c[2])\n"
+        "  assert(err:find('; too long: more than 1 day$'), err)\n"
+        "end\n");
+}
+
+/* The 1-day maximum itself is accepted: a hook that stops at once keeps it short. */
+Test(nap, one_day_accepted)
+{
+    struct stopper s = {0, 0};
+
+    lapps__lua_nap_set_stop(L, stopper_fn, &s);
+    run("local n = nap:new(); n:sleep(86400); n:usleep(86400e6); n:nsleep(86400e9)");
+    cr_assert_eq(s.calls, 3);
+}
+
+/* n.sleep(1) instead of n:sleep(1): a clear error, whatever the arguments. */
+Test(nap, dot_call_raises)
+{
+    run("local n = nap:new()\n"
+        "local ok, err = pcall(n.sleep, 1)\n"
+        "assert(not ok)\n"
+        "assert(err == 'Usage: nap:sleep(seconds) - seconds to sleep, a number from 0 to "
+        "86400 (1 day); not called on a nap object: call it with \\':\\', as in n:sleep(x), "
+        "not with \\'.\\'', err)\n"
+        "for _, f in ipairs({'sleep', 'usleep', 'nsleep'}) do\n"
+        "  for _, args in ipairs({{1}, {}, {1, 2}, {{}, 1}, {'x', 1}, {setmetatable({}, {}), 1},"
+        "                         {nil, 1}}) do\n"
+        "    local ok, err = pcall(n[f], unpack(args, 1, 2))\n"
+        "    assert(not ok, f .. ': no error')\n"
+        "    assert(err:find('not called on a nap object', 1, true), err)\n"
+        "  end\n"
+        "  ok, err = pcall(n[f])\n"
+        "  assert(not ok and err:find('not called on a nap object', 1, true), err)\n"
+        "end\n");
+}
+
+/* Opening nap again into the same state keeps older objects working. */
+Test(nap, reopen_keeps_objects)
+{
+    run("old = nap:new()");
+    if (lua_cpcall(L, open_found, (void *)"nap") != 0)
+        cr_assert_fail("%s", lua_tostring(L, -1));
+    cr_assert_eq(lua_gettop(L), 0);
+    run("old:sleep(0); nap:new():usleep(1); nap:nsleep(1)\n"
+        "assert(getmetatable(old) == getmetatable(nap:new()))\n");
 }

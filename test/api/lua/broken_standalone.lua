@@ -1,0 +1,4 @@
+-- broken_standalone: a standalone module without run(); registration must name it.
+local m = {}
+m.init = function() end
+return m
