@@ -45,8 +45,8 @@
  *  - LAppS returned its usage message as a string for a wrong argument count, silently
  *    ignored arguments that were not numbers, and cast negatives to size_t, which slept
  *    for centuries. Here anything but one non-negative finite number (after self)
- *    raises a Lua error with a usage message: a wrong count, a non-number (numeric
- *    strings included, which LAppS converted), NaN, infinities, negatives.
+ *    raises a Lua error with a usage message: a wrong count, a non-number (a numeric
+ *    string is converted, as LAppS did), NaN, infinities, negatives.
  *  - One call sleeps at most 1 day (86400 s): more raises "too long", so a typo cannot
  *    hang a thread for years.
  *  - A call with '.' instead of ':' (n.sleep(1)) raises an error saying so; in LAppS
@@ -319,7 +319,8 @@ nap_call(lua_State *L, const struct nap_unit *u)
                           u->usage);
     if (argc != 2)
         return luaL_error(L, "%s; got %d arguments", u->usage, argc - 1);
-    if (lua_type(L, 2) != LUA_TNUMBER)
+    /* A numeric string counts, as in LAppS (lua_tonumber converted it): "5" is 5. */
+    if (lua_type(L, 2) != LUA_TNUMBER && !(lua_type(L, 2) == LUA_TSTRING && lua_isnumber(L, 2)))
         return luaL_error(L, "%s; got %s", u->usage, luaL_typename(L, 2));
     n = lua_tonumber(L, 2);
     if (isnan(n))

@@ -486,6 +486,8 @@ Test(nap, argument_errors)
         "assert(not ok)\n"
         "assert(err == 'Usage: nap:usleep(microseconds) - microseconds to sleep, a number "
         "from 0 to 86400000000 (1 day); fractions are truncated; got 0 arguments', err)\n"
+        /* A numeric string is a number, as in LAppS. */
+        "assert(n:sleep('0') == nil and n:usleep('1') == nil and n:nsleep(' 2 ') == nil)\n"
         "ok, err = pcall(n.nsleep, n, 'x')\n"
         "assert(not ok)\n"
         "assert(err == 'Usage: nap:nsleep(nanoseconds) - nanoseconds to sleep, a number "
@@ -494,7 +496,8 @@ Test(nap, argument_errors)
         "local cases = {\n"
         "  {{-1}, 1, 'got a negative number'}, {{-0.001}, 1, 'got a negative number'},\n"
         "  {{-1/0}, 1, 'got a negative number'}, {{0/0}, 1, 'got NaN'},\n"
-        "  {{1/0}, 1, 'got infinity'}, {{'1'}, 1, 'got string'}, {{{}}, 1, 'got table'},\n"
+        "  {{1/0}, 1, 'got infinity'}, {{'one'}, 1, 'got string'}, {{{}}, 1, 'got table'},\n"
+        "  {{'-1'}, 1, 'got a negative number'},\n"
         "  {{true}, 1, 'got boolean'}, {{nil}, 1, 'got nil'}, {{}, 0, 'got 0 arguments'},\n"
         "  {{1, 2}, 2, 'got 2 arguments'}, {{1, nil}, 2, 'got 2 arguments'},\n"
         "}\n"
