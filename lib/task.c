@@ -3,11 +3,12 @@
  *
  * A stop sets one flag per server and wakes every lapps_task_sleep() through one
  * condition variable. Joining waits for each thread up to the close timeout; a thread
- * that is still running then is detached, and its service's memory (which it may still
- * read) is freed by the last such thread when it returns. (pthread_timedjoin_np: the
- * build defines _GNU_SOURCE.) */
+ * that is still running then is detached; once the server is freed, its service's
+ * memory (which the thread may still read) is freed by the last such thread to return.
+ * (pthread_timedjoin_np: the build defines _GNU_SOURCE.) */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -22,6 +23,7 @@ struct lapps_task {
     pthread_t thread;
     bool running;  /* created and not yet joined */
     bool finished; /* fn returned (under set->lock) */
+    bool detached; /* outlived the stop (under set->lock) */
 };
 
 struct lapps__taskset {
@@ -31,9 +33,10 @@ struct lapps__taskset {
     lapps_task_fn fn;
     void *user_data;
     lapps_cleanup_fn cleanup;
-    pthread_mutex_t lock; /* finished, abandoned, left */
-    bool abandoned;       /* threads outlived the stop: the last one frees the set */
-    unsigned left;        /* abandoned threads still running */
+    atomic_bool stop;     /* the server's stop, here too: a detached thread may read it */
+    pthread_mutex_t lock; /* finished, detached, left, orphaned */
+    unsigned left;        /* threads that outlived the stop and still run */
+    bool orphaned;        /* the server is gone: the last of them frees the set */
     struct lapps_task tasks[];
 };
 
@@ -103,7 +106,7 @@ task_main(void *arg)
     set->fn(t, set->user_data);
     pthread_mutex_lock(&set->lock);
     t->finished = true;
-    bool last = set->abandoned && --set->left == 0;
+    bool last = t->detached && --set->left == 0 && set->orphaned;
     pthread_mutex_unlock(&set->lock);
     if (last) /* the server is gone: this thread was the set's last user */
         set_free(set);
@@ -132,6 +135,8 @@ void
 lapps__tasks_stop(struct lapps_server *srv)
 {
     pthread_mutex_lock(&srv->task_lock);
+    for (size_t s = 0; s < srv->n_tasksets; s++)
+        atomic_store(&srv->tasksets[s]->stop, true);
     atomic_store(&srv->tasks_stop, true);
     pthread_cond_broadcast(&srv->task_cond);
     pthread_mutex_unlock(&srv->task_lock);
@@ -154,7 +159,7 @@ lapps__tasks_join(struct lapps_server *srv)
             pthread_mutex_lock(&set->lock);
             bool finished = t->finished; /* it may have returned just now */
             if (!finished) {
-                set->abandoned = true;
+                t->detached = true;
                 set->left++;
             }
             pthread_mutex_unlock(&set->lock);
@@ -176,10 +181,13 @@ lapps__tasks_free(struct lapps_server *srv)
 {
     for (size_t s = 0; s < srv->n_tasksets; s++) {
         struct lapps__taskset *set = srv->tasksets[s];
+        /* Threads still running free the set when the last of them returns; until
+         * this point none may, since the server still reads the set. */
         pthread_mutex_lock(&set->lock);
-        bool abandoned = set->abandoned && set->left > 0;
+        bool running = set->left > 0;
+        set->orphaned = running;
         pthread_mutex_unlock(&set->lock);
-        if (!abandoned) /* else its last thread frees it */
+        if (!running)
             set_free(set);
     }
     free(srv->tasksets);
@@ -190,7 +198,7 @@ lapps__tasks_free(struct lapps_server *srv)
 LAPPS_EXPORT int
 lapps_task_must_stop(const lapps_task *task)
 {
-    return atomic_load(&task->set->srv->tasks_stop);
+    return atomic_load(&task->set->stop);
 }
 
 LAPPS_EXPORT int

@@ -22,7 +22,8 @@ typedef void (*lapps_task_fn)(lapps_task *task, void *user_data);
  *  lapps_server_start(). @p cleanup (may be NULL) is called once with @p user_data when
  *  the server is freed. A graceful stop asks every instance to stop and waits for it up
  *  to the close timeout (lapps_opts_set_timeouts()); one that has not returned by then
- *  is logged and left running, detached: it must not use the server any more.
+ *  is logged and left running, detached: of the server it may then only call
+ *  lapps_task_must_stop() (which stays true) on its own task.
  *  @return 0, LAPPS_ERR_INVAL, LAPPS_ERR_STATE (started) or LAPPS_ERR_NOMEM. */
 LAPPS_EXPORT int lapps_task_register(lapps_server *srv, const char *name, unsigned instances,
                                      lapps_task_fn fn, void *user_data, lapps_cleanup_fn cleanup);

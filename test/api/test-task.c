@@ -44,11 +44,11 @@ polite(lapps_task *t, void *ud)
 static void
 stubborn(lapps_task *t, void *ud)
 {
-    (void)t;
     (void)ud;
-    /* Ignores the stop; touches nothing of the server once it is left behind. */
+    /* Ignores the stop; once left behind it may still ask lapps_task_must_stop(). */
     while (!atomic_load(&release_stubborn))
         api_sleep_ms(5);
+    cr_assert(lapps_task_must_stop(t), "the server was freed: the task must stop");
     atomic_store(&ignored_done, 1);
 }
 
