@@ -18,32 +18,17 @@
 
 /* ---- log ---- */
 
-static void
-log_v(struct lapps_server *srv, lapps_log_level level, const char *fmt, va_list ap)
+LAPPS_EXPORT void
+lapps_log(lapps_server *srv, lapps_log_level level, const char *fmt, ...)
 {
     if (!srv || !fmt || !srv->opts.log_fn || level > srv->opts.log_level)
         return;
     char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
     srv->opts.log_fn(level, buf, srv->opts.log_user_data);
-}
-
-void
-lapps__log(struct lapps_server *srv, lapps_log_level level, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    log_v(srv, level, fmt, ap);
-    va_end(ap);
-}
-
-LAPPS_EXPORT void
-lapps_log(lapps_server *srv, lapps_log_level level, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    log_v(srv, level, fmt, ap);
-    va_end(ap);
 }
 
 /* ---- options ---- */
@@ -307,8 +292,8 @@ lapps_server_new(lapps_server **out, const lapps_opts *opts)
         char why[512];
         int rv = lapps__tls_ctx_new(&srv->tls[i], opts->listeners[i].tls, why, sizeof why);
         if (rv != 0) {
-            lapps__log(srv, LAPPS_LOG_ERROR, "listener %s:%u: %s", opts->listeners[i].addr,
-                       opts->listeners[i].port, why);
+            lapps_log(srv, LAPPS_LOG_ERROR, "listener %s:%u: %s", opts->listeners[i].addr,
+                      opts->listeners[i].port, why);
             lapps_server_free(srv);
             return rv;
         }
@@ -354,8 +339,8 @@ lapps_service_register(lapps_server *srv, const lapps_service *svc)
      * next after where the previous ended, so that small services spread out. */
     unsigned n = s->instances == 0 || s->instances > srv->n_workers ? srv->n_workers : s->instances;
     if (s->instances > srv->n_workers)
-        lapps__log(srv, LAPPS_LOG_INFO, "service %s: %u instances asked, %u workers: %u", s->name,
-                   s->instances, srv->n_workers, n);
+        lapps_log(srv, LAPPS_LOG_INFO, "service %s: %u instances asked, %u workers: %u", s->name,
+                  s->instances, srv->n_workers, n);
     s->hosts = malloc(n * sizeof *s->hosts);
     if (!s->hosts) {
         service_free(s);
@@ -520,8 +505,8 @@ lapps_server_reload_tls(lapps_server *srv)
         tls += srv->tls[i] != NULL;
         char why[512];
         if (srv->tls[i] && (rv = lapps__tls_ctx_prepare(srv->tls[i], why, sizeof why)) != 0)
-            lapps__log(srv, LAPPS_LOG_ERROR, "TLS reload, listener %s:%u: %s; nothing changed",
-                       srv->opts.listeners[i].addr, srv->ports[i], why);
+            lapps_log(srv, LAPPS_LOG_ERROR, "TLS reload, listener %s:%u: %s; nothing changed",
+                      srv->opts.listeners[i].addr, srv->ports[i], why);
     }
     /* All listeners change, or none. */
     for (i = 0; i < n; i++) {
@@ -534,7 +519,7 @@ lapps_server_reload_tls(lapps_server *srv)
     }
     pthread_mutex_unlock(&srv->reload_lock);
     if (rv == 0 && tls)
-        lapps__log(srv, LAPPS_LOG_INFO, "TLS certificates reloaded");
+        lapps_log(srv, LAPPS_LOG_INFO, "TLS certificates reloaded");
     return rv;
 }
 

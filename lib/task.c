@@ -121,8 +121,8 @@ lapps__tasks_start(struct lapps_server *srv)
         for (unsigned i = 0; i < set->n; i++) {
             int e = pthread_create(&set->tasks[i].thread, NULL, task_main, &set->tasks[i]);
             if (e != 0) {
-                lapps__log(srv, LAPPS_LOG_ERROR, "standalone service %s: no thread: %s", set->name,
-                           strerror(e));
+                lapps_log(srv, LAPPS_LOG_ERROR, "standalone service %s: no thread: %s", set->name,
+                          strerror(e));
                 return -e;
             }
             set->tasks[i].running = true;
@@ -167,10 +167,10 @@ lapps__tasks_join(struct lapps_server *srv)
                 pthread_join(t->thread, NULL);
                 continue;
             }
-            lapps__log(srv, LAPPS_LOG_ERROR,
-                       "standalone service %s, instance %u: still running %u ms after the "
-                       "stop; left running, detached",
-                       set->name, i, (unsigned)ms);
+            lapps_log(srv, LAPPS_LOG_ERROR,
+                      "standalone service %s, instance %u: still running %u ms after the "
+                      "stop; left running, detached",
+                      set->name, i, (unsigned)ms);
             pthread_detach(t->thread);
         }
     }

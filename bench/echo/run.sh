@@ -201,12 +201,16 @@ node_ws() {
     return 1
 }
 
+# The --tls, --lapps and --lua modes compare lappsd with itself: it must exist.
+need_lappsd() {
+    [ -x "$lappsd" ] && return 0
+    echo "run.sh: lappsd '$lappsd' not found or not executable (--lappsd PATH)" >&2
+    exit 1
+}
+
 if [ "$tls" = 1 ]; then
     # lappsd plain and TLS, each from its own ws.json with one worker
-    if [ ! -x "$lappsd" ]; then
-        echo "run.sh: lappsd '$lappsd' not found or not executable (--lappsd PATH)" >&2
-        exit 1
-    fi
+    need_lappsd
     command -v openssl >/dev/null || { echo "run.sh: --tls needs the openssl command" >&2; exit 1; }
     if ! openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
         -keyout "$work/key.pem" -out "$work/cert.pem" -days 2 -subj /CN=localhost \
@@ -239,10 +243,7 @@ if [ "$tls" = 1 ]; then
     fi
 elif [ "$lapps" = 1 ]; then
     # one lappsd, one worker: /echo (raw C echo) and /echo_lapps (LAppS protocol, C service)
-    if [ ! -x "$lappsd" ]; then
-        echo "run.sh: lappsd '$lappsd' not found or not executable (--lappsd PATH)" >&2
-        exit 1
-    fi
+    need_lappsd
     lp=${LAPPS_BENCH_LAPPSD_PORT:-5083}
     mkdir -p "$work/lappsd"
     printf '{"ip":"127.0.0.1","port":%s,"workers":{"workers":1}}\n' "$lp" >"$work/lappsd/ws.json"
@@ -255,10 +256,7 @@ elif [ "$lapps" = 1 ]; then
     ref[echo_lapps]=lappsd
 elif [ "$lua" = 1 ]; then
     # two lappsd processes, one worker each: the C services (no lapps.json) and the Lua ones
-    if [ ! -x "$lappsd" ]; then
-        echo "run.sh: lappsd '$lappsd' not found or not executable (--lappsd PATH)" >&2
-        exit 1
-    fi
+    need_lappsd
     lp=${LAPPS_BENCH_LAPPSD_PORT:-5083}
     luap=${LAPPS_BENCH_LUA_PORT:-5283}
     case "$here" in *[\\\"\|\&]*)

@@ -208,7 +208,7 @@ enum {
 };
 
 static int
-pcall_raw(struct lapps__lua_inst *li, const struct lapps__lua_call *k)
+pcall_raw(struct lapps__lua_inst *li, struct lapps__lua_call *k)
 {
     lua_State *L = li->L;
     *li->raw_box = k->len ? k->data : ""; /* an empty message may have no address */
@@ -218,8 +218,7 @@ pcall_raw(struct lapps__lua_inst *li, const struct lapps__lua_call *k)
     lua_pushnumber(L, (lua_Number)k->len);
     int rc = lua_pcall(L, 3, 1, SLOT_TRACEBACK);
     if (rc == 0)
-        ((struct lapps__lua_call *)k)->returned_true =
-            lua_type(L, -1) == LUA_TBOOLEAN && lua_toboolean(L, -1);
+        k->returned_true = lua_type(L, -1) == LUA_TBOOLEAN && lua_toboolean(L, -1);
     return rc;
 }
 

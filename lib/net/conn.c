@@ -86,7 +86,7 @@ conn_new(struct lapps__worker *w, int fd)
     mark_live(c, false);
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
     if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
-        lapps__log(w->srv, LAPPS_LOG_WARN, "epoll_ctl: %s", strerror(errno));
+        lapps_log(w->srv, LAPPS_LOG_WARN, "epoll_ctl: %s", strerror(errno));
         /* The caller still owns the fd and closes it: the reap must not close it too. */
         c->fd = -1;
         c->state = CONN_DEAD;
@@ -700,7 +700,7 @@ lapps__conn_accept(struct lapps__worker *w, int fd, struct lapps__tls_ctx *tls)
     /* The TLS handshake counts against the handshake timeout too. */
     arm(c, w->srv->opts.handshake_ms);
     if (tls && !(c->tls = lapps__tls_new(tls, fd))) {
-        lapps__log(w->srv, LAPPS_LOG_WARN, "cannot create a TLS session");
+        lapps_log(w->srv, LAPPS_LOG_WARN, "cannot create a TLS session");
         lapps__conn_abort(c, LAPPS_CLOSED_DROPPED, 1006);
     }
 }

@@ -248,10 +248,6 @@ struct lapps_server {
     pthread_cond_t task_cond;
 };
 
-/* server.c */
-void lapps__log(struct lapps_server *srv, lapps_log_level level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
 /* task.c */
 int lapps__tasks_start(struct lapps_server *srv);
 void lapps__tasks_stop(struct lapps_server *srv);

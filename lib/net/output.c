@@ -136,8 +136,8 @@ check_limit(struct lapps_conn *c, size_t add)
     /* A message is always taken when nothing waits (so one message of any size can be
      * sent); otherwise what waits plus the message must stay within the limit. */
     if (queued && queued + add > limit) {
-        lapps__log(c->w->srv, LAPPS_LOG_INFO, "connection %u: outbound limit reached, closing",
-                   c->slot);
+        lapps_log(c->w->srv, LAPPS_LOG_INFO, "connection %u: outbound limit reached, closing",
+                  c->slot);
         lapps__conn_fail_outbound(c);
         return LAPPS_ERR_LIMIT;
     }

@@ -285,7 +285,7 @@ accept_all(struct lapps__worker *w, size_t listener)
         int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE)
-                lapps__log(w->srv, LAPPS_LOG_WARN, "accept: %s", strerror(errno));
+                lapps_log(w->srv, LAPPS_LOG_WARN, "accept: %s", strerror(errno));
             return;
         }
         int one = 1;
