@@ -283,6 +283,7 @@ lapps_server_new(lapps_server **out, const lapps_opts *opts)
     pthread_mutex_init(&srv->reload_lock, NULL);
     pthread_mutex_init(&srv->task_lock, NULL);
     pthread_cond_init(&srv->task_cond, NULL);
+    pthread_mutex_init(&srv->chan_lock, NULL);
     /* The settings stay with the options; the server keeps what it read from them. */
     for (size_t i = 0; i < opts->n_listeners; i++)
         srv->opts.listeners[i].tls = NULL;
@@ -483,6 +484,7 @@ lapps_server_free(lapps_server *srv)
     }
     free(srv->services);
     lapps__tasks_free(srv);
+    lapps__bcast_free(srv); /* after the workers: their connections left every channel */
     for (size_t i = 0; i < LAPPS__MAX_LISTENERS; i++)
         lapps__tls_ctx_free(srv->tls[i]);
     pthread_mutex_destroy(&srv->lock);
@@ -490,6 +492,7 @@ lapps_server_free(lapps_server *srv)
     pthread_mutex_destroy(&srv->reload_lock);
     pthread_mutex_destroy(&srv->task_lock);
     pthread_cond_destroy(&srv->task_cond);
+    pthread_mutex_destroy(&srv->chan_lock);
     free(srv);
 }
 
@@ -713,9 +716,8 @@ lapps_conn_get_user_data(const lapps_conn *conn)
 
 /* ---- any thread ---- */
 
-/* The worker that holds conn_id, if the id names a connection open now. */
-static struct lapps__worker *
-worker_of(lapps_server *srv, uint64_t id)
+struct lapps__worker *
+lapps__worker_of(struct lapps_server *srv, uint64_t id)
 {
     unsigned wi = (unsigned)(id >> (LAPPS__ID_SLOT_BITS + LAPPS__ID_GEN_BITS));
     if (!srv->workers || wi >= srv->n_workers || id >> 46)
@@ -734,7 +736,7 @@ int
 lapps__post_to(struct lapps_server *srv, uint64_t id, uint8_t kind, uint8_t op, uint16_t code,
                uint64_t seq, const void *data, size_t len)
 {
-    struct lapps__worker *w = worker_of(srv, id);
+    struct lapps__worker *w = lapps__worker_of(srv, id);
     if (!w)
         return LAPPS_ERR_NOT_FOUND;
     struct lapps__post *p = malloc(sizeof *p + len);

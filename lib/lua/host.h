@@ -110,6 +110,17 @@ void lapps__lua_log_not_true(struct lapps__lua_inst *li);
 /* The `ws` module (ws.c), bound to one instance; @p jit: the state compiles (no budget),
  * so raw sends may take the FFI path. */
 void lapps__lua_open_ws(lua_State *L, struct lapps__lua_inst *li, bool jit);
+/* Helpers of the modules' argument checks (ws.c). Pushes false and @p why; returns 2. */
+int lapps__lua_fail(lua_State *L, const char *why);
+/* The first argument after the module itself: `ws:send(h, …)` passes ws as argument 1,
+ * `ws.send(h, …)` does not. */
+int lapps__lua_first_arg(lua_State *L);
+/* A handler or channel id: a non-negative integral number below 2^53. */
+bool lapps__lua_id_at(lua_State *L, int idx, uint64_t *id);
+
+/* The `bcast` module (bcast.c), bound to one instance's server. */
+void lapps__lua_open_bcast(lua_State *L, struct lapps__lua_inst *li);
+
 /* Releases the pending requests of one connection (all of them when @p all). */
 void lapps__lua_drop_pending(struct lapps__lua_inst *li, uint64_t conn_id, bool all);
 

@@ -438,6 +438,14 @@ lapps__lua_nap_set_stop(lua_State *L, lapps__lua_stop_fn fn, void *ctx)
     stop->ctx = fn != NULL ? ctx : NULL;
 }
 
+/* Modules every state has open (nljson, bcast): LAppS configurations list them in
+ * preload, which changes nothing here. */
+static void
+open_always_open(lua_State *L)
+{
+    (void)L;
+}
+
 lapps__lua_opener
 lapps__lua_preload_find(const char *name)
 {
@@ -445,9 +453,9 @@ lapps__lua_preload_find(const char *name)
         const char *name;
         lapps__lua_opener open;
     } modules[] = {
-        {"time", lapps__lua_open_time},
-        {"murmur", lapps__lua_open_murmur},
-        {"nap", lapps__lua_open_nap},
+        {"time", lapps__lua_open_time}, {"murmur", lapps__lua_open_murmur},
+        {"nap", lapps__lua_open_nap},   {"nljson", open_always_open},
+        {"bcast", open_always_open},
     };
 
     for (size_t i = 0; i < sizeof modules / sizeof modules[0]; i++)

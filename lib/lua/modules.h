@@ -40,7 +40,7 @@ typedef int (*lapps__lua_stop_fn)(void *ctx);
  * raise. Not to be called while another thread runs Lua code in @p L. */
 void lapps__lua_nap_set_stop(lua_State *L, lapps__lua_stop_fn fn, void *ctx);
 
-/* The opener of the module called @p name ("time", "murmur" or "nap"), or NULL when liblapps
+/* The opener of the module called @p name ("time", "murmur", "nap", or "nljson" and "bcast", which every state has open anyway), or NULL when liblapps
  * has no module of that name. @p name is only read during the call. */
 lapps__lua_opener lapps__lua_preload_find(const char *name);
 

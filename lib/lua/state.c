@@ -276,6 +276,7 @@ setup_state(lua_State *L)
     lua_setglobal(L, "print");
     lapps__nljson_open(L);
     lapps__lua_open_ws(L, li, svc->budget == 0);
+    lapps__lua_open_bcast(L, li);
     if (svc->standalone)
         open_standalone(L, li);
     for (char **p = svc->preload; *p; p++)

@@ -16,8 +16,8 @@
 #include "lua/nljson.h"
 #include "util/utf8.h"
 
-static int
-fail(lua_State *L, const char *why)
+int
+lapps__lua_fail(lua_State *L, const char *why)
 {
     lua_pushboolean(L, 0);
     lua_pushstring(L, why);
@@ -46,22 +46,19 @@ static int
 result(lua_State *L, int rv)
 {
     if (rv != 0)
-        return fail(L, reason(rv));
+        return lapps__lua_fail(L, reason(rv));
     lua_pushboolean(L, 1);
     return 1;
 }
 
-/* The first argument after the module itself: `ws:send(h, …)` passes ws as argument 1,
- * `ws.send(h, …)` does not. */
-static int
-first_arg(lua_State *L)
+int
+lapps__lua_first_arg(lua_State *L)
 {
     return lua_istable(L, 1) ? 2 : 1;
 }
 
-/* A handler is a connection id: a non-negative integral number. */
-static bool
-handler_at(lua_State *L, int idx, uint64_t *id)
+bool
+lapps__lua_id_at(lua_State *L, int idx, uint64_t *id)
 {
     if (lua_type(L, idx) != LUA_TNUMBER)
         return false;
@@ -113,14 +110,17 @@ static int
 send_raw(lua_State *L, struct lapps__lua_inst *li, uint64_t id, int a)
 {
     if (li->svc->protocol != LAPPS_PROTO_RAW)
-        return fail(L, "ws:send(handler, opcode, string) is for raw services; a LAppS service "
-                       "sends an nljson message");
+        return lapps__lua_fail(
+            L, "ws:send(handler, opcode, string) is for raw services; a LAppS service "
+               "sends an nljson message");
     lua_Integer op = lua_type(L, a) == LUA_TNUMBER ? lua_tointeger(L, a) : 0;
     if (op != LAPPS_OP_TEXT && op != LAPPS_OP_BINARY)
-        return fail(L, "Usage: ws:send(handler, opcode, string): opcode must be 1 (text) or 2 "
-                       "(binary)");
+        return lapps__lua_fail(
+            L, "Usage: ws:send(handler, opcode, string): opcode must be 1 (text) or 2 "
+               "(binary)");
     if (lua_type(L, a + 1) != LUA_TSTRING)
-        return fail(L, "Usage: ws:send(handler, opcode, string): the message must be a string");
+        return lapps__lua_fail(
+            L, "Usage: ws:send(handler, opcode, string): the message must be a string");
     size_t len;
     const char *data = lua_tolstring(L, a + 1, &len);
     return result(L, raw_send(li, id, (lapps_opcode)op, data, len));
@@ -271,14 +271,14 @@ answer(lua_State *L, struct lapps__lua_inst *li, uint64_t id, const struct out_m
     struct lapps__lua_pending **link;
     lapps_request *req = find_request(li, id, &link);
     if (!req)
-        return fail(L, "no request to answer: every request on this connection has its "
-                       "response");
+        return lapps__lua_fail(L, "no request to answer: every request on this connection has its "
+                                  "response");
     int rv = o->ok ? lapps_reply_result(req, o->payload)
                    : lapps_reply_error(req, o->code, o->text, o->data);
     /* LAPPS_ERR_AGAIN (a deferred answer, the worker's inbox full) keeps the handle: the
      * request stays the one the next response answers. */
     if (rv == LAPPS_ERR_AGAIN)
-        return fail(L, "the connection's worker is busy: try again later");
+        return lapps__lua_fail(L, "the connection's worker is busy: try again later");
     if (link)
         unlink_request(li, link);
     else
@@ -313,23 +313,25 @@ static int
 send_lapps(lua_State *L, struct lapps__lua_inst *li, uint64_t id, int a)
 {
     if (li->svc->protocol != LAPPS_PROTO_LAPPS)
-        return fail(L, "ws:send(handler, nljson) is for LAppS services; a raw service sends "
-                       "ws:send(handler, opcode, string)");
+        return lapps__lua_fail(
+            L, "ws:send(handler, nljson) is for LAppS services; a raw service sends "
+               "ws:send(handler, opcode, string)");
     const lapps_value *m = lapps__nljson_get(L, a);
     if (!m)
-        return fail(L, "Usage: ws:send(handler, nljson): the message must be an nljson value");
+        return lapps__lua_fail(
+            L, "Usage: ws:send(handler, nljson): the message must be an nljson value");
     struct out_msg o = {0};
     char text[1024];
     const char *why = check_out(m, &o, text, sizeof text);
     if (why)
-        return fail(L, why);
+        return lapps__lua_fail(L, why);
     if (o.cid == 0)
         return answer(L, li, id, &o);
     if (!li->inst)
         return result(L, notify_by_id(li->svc->srv, id, &o));
     lapps_conn *c = local_conn(li, id);
     if (!c)
-        return fail(L, "no such connection");
+        return lapps__lua_fail(L, "no such connection");
     return result(L, o.ok ? lapps_notify(c, o.cid, o.payload)
                           : lapps_notify_error(c, o.cid, o.code, o.text, o.data));
 }
@@ -338,16 +340,18 @@ static int
 ws_send(lua_State *L)
 {
     struct lapps__lua_inst *li = lua_touserdata(L, lua_upvalueindex(1));
-    int a = first_arg(L), top = lua_gettop(L);
+    int a = lapps__lua_first_arg(L), top = lua_gettop(L);
     /* Trailing nils are absent arguments: the fast path passes all it was given. */
     while (top >= a && lua_isnil(L, top))
         top--;
     int argc = top - a + 1;
     uint64_t id;
     if (argc != 2 && argc != 3)
-        return fail(L, "Usage: ws:send(handler, nljson) or ws:send(handler, opcode, string)");
-    if (!handler_at(L, a, &id))
-        return fail(L, "Usage: ws:send(handler, ...): the handler must be a connection id");
+        return lapps__lua_fail(
+            L, "Usage: ws:send(handler, nljson) or ws:send(handler, opcode, string)");
+    if (!lapps__lua_id_at(L, a, &id))
+        return lapps__lua_fail(L,
+                               "Usage: ws:send(handler, ...): the handler must be a connection id");
     return argc == 3 ? send_raw(L, li, id, a + 1) : send_lapps(L, li, id, a + 1);
 }
 
@@ -355,35 +359,38 @@ static int
 ws_close(lua_State *L)
 {
     struct lapps__lua_inst *li = lua_touserdata(L, lua_upvalueindex(1));
-    int a = first_arg(L), argc = lua_gettop(L) - a + 1;
+    int a = lapps__lua_first_arg(L), argc = lua_gettop(L) - a + 1;
     uint64_t id;
     if (argc != 2 && argc != 3)
-        return fail(L, "Usage: ws:close(handler, code[, reason])");
-    if (!handler_at(L, a, &id))
-        return fail(L, "Usage: ws:close(handler, code[, reason]): the handler must be a "
-                       "connection id");
+        return lapps__lua_fail(L, "Usage: ws:close(handler, code[, reason])");
+    if (!lapps__lua_id_at(L, a, &id))
+        return lapps__lua_fail(L, "Usage: ws:close(handler, code[, reason]): the handler must be a "
+                                  "connection id");
     if (lua_type(L, a + 1) != LUA_TNUMBER)
-        return fail(L, "Usage: ws:close(handler, code[, reason]): code must be a number");
+        return lapps__lua_fail(L,
+                               "Usage: ws:close(handler, code[, reason]): code must be a number");
     lua_Number n = lua_tonumber(L, a + 1);
     bool has_reason = argc == 3 && !lua_isnil(L, a + 2);
     if (has_reason && lua_type(L, a + 2) != LUA_TSTRING)
-        return fail(L, "Usage: ws:close(handler, code[, reason]): reason must be a string");
+        return lapps__lua_fail(L,
+                               "Usage: ws:close(handler, code[, reason]): reason must be a string");
     const char *reason = has_reason ? lua_tostring(L, a + 2) : NULL;
     if (!(n >= 1000 && n <= 4999) || (lua_Number)(int)n != n)
-        return fail(L, "invalid close code: 1000-1003, 1007-1014 or 3000-4999");
+        return lapps__lua_fail(L, "invalid close code: 1000-1003, 1007-1014 or 3000-4999");
     uint16_t code = (uint16_t)n;
     int rv;
     if (li->inst) {
         lapps_conn *c = local_conn(li, id);
         if (!c)
-            return fail(L, "no such connection");
+            return lapps__lua_fail(L, "no such connection");
         rv = lapps_conn_close(c, code, reason);
     } else {
         rv = lapps_close(li->svc->srv, id, code, reason);
     }
     if (rv == LAPPS_ERR_INVAL)
-        return fail(L, "invalid close code (1000-1003, 1007-1014 or 3000-4999) or reason "
-                       "(UTF-8, at most 123 bytes)");
+        return lapps__lua_fail(L,
+                               "invalid close code (1000-1003, 1007-1014 or 3000-4999) or reason "
+                               "(UTF-8, at most 123 bytes)");
     return result(L, rv);
 }
 

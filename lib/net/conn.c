@@ -218,6 +218,7 @@ lapps__conn_reap(struct lapps__worker *w)
                 s->on_close(c, &info, s->user_data);
             }
         }
+        lapps__bcast_conn_gone(c);
         lapps__out_free(c);
         lapps__rpc_conn_free(c);
         free(c->carry);

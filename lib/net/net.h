@@ -84,11 +84,47 @@ struct lapps_instance {
     bool started;
 };
 
-/* A chunk of queued output. */
+/* A frame built once and written to many connections (a broadcast): reference-counted,
+ * freed by whoever drops the last reference, on any thread. */
+struct lapps__shared {
+    atomic_uint refs;
+    bool lapps; /* a LAppS message: LAppS-protocol connections take it too */
+    uint32_t len;
+    uint8_t data[]; /* header and payload */
+};
+
+/* A chunk of queued output: bytes of its own, or (ref not NULL) the unsent tail of a
+ * shared frame, which is then not copied. */
 struct lapps__chunk {
     struct lapps__chunk *next;
     uint32_t off, len, cap;
+    struct lapps__shared *ref;
     uint8_t data[];
+};
+
+/* Broadcast channels (bcast.c). A channel is created once and lives as long as the
+ * server. Its subscribers are kept per worker, in a member list that only that worker
+ * touches; each connection lists its own memberships, so either side is removed in O(1). */
+struct lapps__member {
+    struct lapps_conn *c;
+    uint32_t sub; /* index in c->subs */
+};
+struct lapps__chan_worker {
+    /* Subscriptions on this worker, live or requested by another thread and not yet
+     * applied: a sender skips the workers where it is 0. Written by any thread. */
+    atomic_uint count;
+    /* Worker only. */
+    struct lapps__member *m;
+    uint32_t n, cap;
+};
+struct lapps__chan {
+    struct lapps__chan *next; /* hash chain */
+    uint64_t id;
+    struct lapps__chan_worker w[]; /* by worker index */
+};
+struct lapps__sub {
+    struct lapps__chan *ch;
+    uint32_t member; /* index in ch->w[worker].m */
 };
 
 enum lapps__conn_state {
@@ -146,14 +182,19 @@ struct lapps_conn {
     size_t held_bytes;
     char *query;
     void *user_data;
+    struct lapps__sub *subs; /* broadcast channels this connection receives */
+    uint32_t n_subs, cap_subs;
 };
 
 /* What crosses threads through a worker's inbox. */
 enum lapps__post_kind {
-    POST_SEND,  /* lapps_send() */
-    POST_CLOSE, /* lapps_close() */
-    POST_ADOPT, /* a connection handed over after its handshake */
-    POST_REPLY, /* a deferred LAppS response (seq: its request) */
+    POST_SEND,        /* lapps_send() */
+    POST_CLOSE,       /* lapps_close() */
+    POST_ADOPT,       /* a connection handed over after its handshake */
+    POST_REPLY,       /* a deferred LAppS response (seq: its request) */
+    POST_BCAST,       /* a broadcast frame (shared) for this worker's subscribers of chan */
+    POST_SUBSCRIBE,   /* subscribe connection id to chan */
+    POST_UNSUBSCRIBE, /* the reverse */
 };
 
 struct lapps__post {
@@ -167,6 +208,9 @@ struct lapps__post {
     struct lapps__tls *tls;
     struct lapps_service *svc;
     char *query;
+    /* POST_BCAST, POST_SUBSCRIBE, POST_UNSUBSCRIBE */
+    struct lapps__chan *chan;
+    struct lapps__shared *shared;
     /* payload: message (SEND), reason (CLOSE), bytes after the request (ADOPT) */
     size_t len;
     uint8_t data[];
@@ -246,7 +290,20 @@ struct lapps_server {
     atomic_bool tasks_stop;
     pthread_mutex_t task_lock; /* with task_cond: lapps_task_sleep() wakes at the stop */
     pthread_cond_t task_cond;
+    /* broadcast channels (bcast.c): a hash table of chains, grown under chan_lock */
+    pthread_mutex_t chan_lock;
+    struct lapps__chan **chans;
+    size_t n_chans, chan_buckets;
 };
+
+/* The worker whose loop runs on this thread, if any (set by its loop). */
+extern __thread struct lapps__worker *lapps__this_worker;
+
+/* bcast.c */
+void lapps__bcast_handle(struct lapps__worker *w, struct lapps__post *p);
+void lapps__bcast_conn_gone(struct lapps_conn *c);
+void lapps__bcast_free(struct lapps_server *srv);
+void lapps__shared_unref(struct lapps__shared *sh);
 
 /* task.c */
 int lapps__tasks_start(struct lapps_server *srv);
@@ -273,6 +330,8 @@ void lapps__rpc_deliver(struct lapps_conn *c, uint8_t opcode, const uint8_t *dat
 void lapps__rpc_answer(struct lapps_conn *c, uint64_t seq, const uint8_t *data, size_t len);
 void lapps__rpc_conn_free(struct lapps_conn *c);
 
+/* server.c: the worker that holds conn_id, if the id names a connection open now. */
+struct lapps__worker *lapps__worker_of(struct lapps_server *srv, uint64_t id);
 /* server.c: posts to the worker that holds conn_id, if it is open now. */
 int lapps__post_to(struct lapps_server *srv, uint64_t id, uint8_t kind, uint8_t op, uint16_t code,
                    uint64_t seq, const void *data, size_t len);
@@ -292,6 +351,7 @@ struct lapps_conn *lapps__conn_by_id(struct lapps__worker *w, uint64_t id);
 /* output.c */
 int lapps__out_send(struct lapps_conn *c, uint8_t opcode, const void *data, size_t len);
 int lapps__out_raw(struct lapps_conn *c, const void *data, size_t len);
+int lapps__out_shared(struct lapps_conn *c, struct lapps__shared *sh);
 void lapps__out_flush(struct lapps_conn *c);
 void lapps__out_uncork(struct lapps__worker *w);
 void lapps__out_free(struct lapps_conn *c);

@@ -30,6 +30,21 @@ set_epollout(struct lapps_conn *c, bool on)
         c->flags ^= CF_EPOLLOUT;
 }
 
+void
+lapps__shared_unref(struct lapps__shared *sh)
+{
+    if (atomic_fetch_sub_explicit(&sh->refs, 1, memory_order_acq_rel) == 1)
+        free(sh);
+}
+
+static void
+chunk_free(struct lapps__chunk *k)
+{
+    if (k->ref)
+        lapps__shared_unref(k->ref);
+    free(k);
+}
+
 /* Copies bytes to the end of the queue. */
 static int
 enqueue(struct lapps_conn *c, const struct iovec *iov, int n)
@@ -47,6 +62,7 @@ enqueue(struct lapps_conn *c, const struct iovec *iov, int n)
                 t->next = NULL;
                 t->off = t->len = 0;
                 t->cap = (uint32_t)cap;
+                t->ref = NULL;
                 if (c->out_tail)
                     c->out_tail->next = t;
                 else
@@ -208,6 +224,49 @@ lapps__out_uncork(struct lapps__worker *w)
         lapps__out_flush(c);
 }
 
+/* A broadcast frame: written now if nothing waits, and what the kernel does not take is
+ * queued by reference (a shared chunk is never appended to, so the queue stays a list of
+ * whole frames). It counts in full against the outbound limit, as a copy would. */
+int
+lapps__out_shared(struct lapps_conn *c, struct lapps__shared *sh)
+{
+    struct lapps__worker *w = c->w;
+    if (c->state != CONN_OPEN)
+        return LAPPS_ERR_STATE;
+    int rv = check_limit(c, sh->len);
+    if (rv != 0)
+        return rv;
+    STAT_ADD(w, messages_out, 1);
+    if (w->cork_conn == c)
+        flush_cork(w); /* what the cork holds leaves first */
+    size_t off = 0;
+    if (!c->out_head) {
+        struct iovec iov = {sh->data, sh->len};
+        ssize_t k = write_iov(c, &iov, 1);
+        if (k < 0)
+            return LAPPS_ERR_STATE;
+        if ((size_t)k == sh->len)
+            return 0;
+        off = (size_t)k;
+    }
+    struct lapps__chunk *t = malloc(sizeof *t);
+    if (!t) {
+        lapps__conn_abort(c, LAPPS_CLOSED_DROPPED, 1006); /* the frame is cut: nothing can follow */
+        return LAPPS_ERR_NOMEM;
+    }
+    atomic_fetch_add_explicit(&sh->refs, 1, memory_order_relaxed);
+    *t = (struct lapps__chunk){
+        .off = (uint32_t)off, .len = (uint32_t)(sh->len - off), .cap = sh->len, .ref = sh};
+    if (c->out_tail)
+        c->out_tail->next = t;
+    else
+        c->out_head = t;
+    c->out_tail = t;
+    c->out_bytes += t->len;
+    set_epollout(c, true);
+    return 0;
+}
+
 int
 lapps__out_raw(struct lapps_conn *c, const void *data, size_t len)
 {
@@ -283,7 +342,7 @@ lapps__out_flush(struct lapps_conn *c)
         struct iovec iov[16];
         int n = 0;
         for (struct lapps__chunk *k = c->out_head; k && n < 16; k = k->next, n++)
-            iov[n] = (struct iovec){k->data + k->off, k->len};
+            iov[n] = (struct iovec){(k->ref ? k->ref->data : k->data) + k->off, k->len};
         ssize_t w = write_iov(c, iov, n);
         if (w <= 0)
             break;
@@ -300,7 +359,7 @@ lapps__out_flush(struct lapps_conn *c)
             c->out_head = k->next;
             if (!c->out_head)
                 c->out_tail = NULL;
-            free(k);
+            chunk_free(k);
         }
     }
     if (c->state == CONN_DEAD)
@@ -335,7 +394,7 @@ lapps__out_free(struct lapps_conn *c)
     struct lapps__chunk *k = c->out_head;
     while (k) {
         struct lapps__chunk *next = k->next;
-        free(k);
+        chunk_free(k);
         k = next;
     }
     c->out_head = c->out_tail = NULL;

@@ -136,6 +136,8 @@ lapps__worker_free(struct lapps__worker *w)
                 lapps__tls_free(p->tls);
                 close(p->fd);
                 free(p->query);
+            } else if (p->kind == POST_BCAST) {
+                lapps__shared_unref(p->shared);
             }
             free(p);
         }
@@ -161,6 +163,8 @@ lapps__worker_free(struct lapps__worker *w)
     free(w->spare_msg);
     lapps__arena_free(&w->arena);
     lapps__wbuf_free(&w->wbuf);
+    if (lapps__this_worker == w)
+        lapps__this_worker = NULL;
     w->srv = NULL;
 }
 
@@ -232,6 +236,11 @@ handle_post(struct lapps__worker *w, struct lapps__post *p)
     case POST_REPLY:
         if ((c = lapps__conn_by_id(w, p->id)))
             lapps__rpc_answer(c, p->seq, p->data, p->len);
+        break;
+    case POST_BCAST:
+    case POST_SUBSCRIBE:
+    case POST_UNSUBSCRIBE:
+        lapps__bcast_handle(w, p);
         break;
     }
     free(p);
@@ -331,6 +340,7 @@ void
 lapps__worker_loop_once(struct lapps__worker *w, int timeout_ms)
 {
     struct epoll_event evs[256];
+    lapps__this_worker = w;
     int n = epoll_wait(w->epfd, evs, 256, timeout_ms);
     w->now_ms = lapps__now_ms();
     /* Checked every turn, not only on a wake-up: a stop that came before this worker's
