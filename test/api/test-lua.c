@@ -606,6 +606,30 @@ Test(lua, lappsd_serves_the_lua_examples, .timeout = 120)
         "close 1000\n"
         "done\n");
     free(out);
+    /* The broadcast examples: the time feed (a standalone service) through echo_lapps's
+     * subscribe, and the chat room. */
+    snprintf(uri, sizeof uri, "127.0.0.1:%u", port);
+    out = client("feeds_client.py", uri, NULL);
+    cr_assert_str_eq(
+        out,
+        "time feed ok\n"
+        "time feed ok\n"
+        "no key: close 1008\n"
+        "ann: {\"cid\": 0, \"result\": [\"joined\", [\"ann\"]], \"status\": 1}\n"
+        "ann: {\"cid\": 6, \"message\": [\"joined\", \"ann\"]}\n"
+        "bob: {\"cid\": 0, \"result\": [\"joined\", [\"ann\", \"bob\"]], \"status\": 1}\n"
+        "bob: {\"cid\": 6, \"message\": [\"joined\", \"bob\"]}\n"
+        "ann: {\"cid\": 6, \"message\": [\"joined\", \"bob\"]}\n"
+        "bob: {\"cid\": 0, \"error\": {\"code\": 1, \"message\": \"already joined as bob\"}, "
+        "\"status\": 0}\n"
+        "ann: {\"cid\": 0, \"result\": [\"said\"], \"status\": 1}\n"
+        "ann: {\"cid\": 6, \"message\": [\"said\", \"ann\", \"hello\"]}\n"
+        "bob: {\"cid\": 6, \"message\": [\"said\", \"ann\", \"hello\"]}\n"
+        "bob: {\"cid\": 0, \"result\": [\"ann\", \"bob\"], \"status\": 1}\n"
+        "ann: {\"cid\": 6, \"message\": [\"left\", \"bob\"]}\n"
+        "ann: {\"cid\": 0, \"result\": [\"ann\"], \"status\": 1}\n"
+        "done\n");
+    free(out);
     int rc = api_proc_kill(&srv, SIGTERM, 20000);
     cr_assert_eq(rc, 0, "lappsd must exit 0 after SIGTERM (got %d):\n%s", rc, srv.out);
     cr_assert(strstr(srv.out, "echo: stopped"), "%s", srv.out);

@@ -2,9 +2,13 @@
 --   login [{user, password}]  → [{authkey}] or error 10 and close
 --   echo [authkey, ...]       → the params after the key, once logged in
 --   logout (a notification)   → closes the connection with 1000
--- ws://127.0.0.1:5083/echo_lapps with `lappsd -c examples/lua`. Subscriptions to the
--- time feed (cid 5) come with broadcasts.
+--   subscribe [authkey] (a notification) → the server's time every second, as
+--                               {cid: 5, message: ["Server time: ..."]} (time_broadcast);
+--                               without a valid key the connection is closed with 1008
+-- ws://127.0.0.1:5083/echo_lapps with `lappsd -c examples/lua`.
 local echo_lapps = {}
+
+local TIME_FEED = 1000 -- the channel of time_broadcast
 
 local users = {admin = "admin", guest = "guest"} -- an example, not a user database
 local sessions = {} -- handler → authkey
@@ -58,6 +62,13 @@ echo_lapps.onMessage = function(handler, msg_type, message)
     if message.method == "logout" then
       sessions[handler] = nil
       ws:close(handler, 1000)
+    elseif message.method == "subscribe" then
+      local params = message.params
+      if params == nil or sessions[handler] == nil or params[1] ~= sessions[handler] then
+        ws:close(handler, 1008, "subscribe: not logged in")
+      elseif not bcast:subscribe(TIME_FEED, handler) then
+        ws:close(handler, 1011, "the time feed is not running")
+      end
     end
     return true
   end
