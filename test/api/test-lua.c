@@ -556,6 +556,59 @@ Test(lua, standalone_services_run_until_the_server_stops, .timeout = 60)
     cr_assert_eq(log_count("ticker: run ends 1"), 1, "%s", log_text);
 }
 
+/* ---- broadcasts ---- */
+
+/* The room service on workers and isolated (its threads subscribe and send from off the
+ * workers, through the inboxes): one channel reaches both; unsubscribe takes effect;
+ * bad calls answer false and a reason. */
+Test(lua, bcast_reaches_workers_and_isolated_subscribers, .timeout = 60)
+{
+    char err[512], a[96], b[96];
+    lapps_server *srv = new_server(2);
+    cr_assert_eq(add(srv, "room", "/room", LAPPS_PROTO_RAW, 0, 0, 0, err, sizeof err), 0, "%s",
+                 err);
+    cr_assert_eq(add(srv, "room", "/room_iso", LAPPS_PROTO_RAW, 1, 2, 0, err, sizeof err), 0, "%s",
+                 err);
+    cr_assert_eq(lapps_server_start(srv), 0, "start: %s", log_text);
+    snprintf(a, sizeof a, "ws://127.0.0.1:%u/room", lapps_server_port(srv, 0));
+    snprintf(b, sizeof b, "ws://127.0.0.1:%u/room_iso", lapps_server_port(srv, 0));
+    char *out = client("room_client.py", a, b, NULL);
+    cr_assert_str_eq(out, "a1 sub true\na2 sub true\na3 sub true\n"
+                          "b1 sub true\nb2 sub true\nb3 sub true\n"
+                          "a1 said true\n"
+                          "a1 hello\na2 hello\na3 hello\nb1 hello\nb2 hello\nb3 hello\n"
+                          "b1 unsub true\n"
+                          "a1 said true\n"
+                          "a1 again\na2 again\na3 again\nb1 (nothing)\nb2 again\nb3 again\n"
+                          "done\n");
+    free(out);
+    /* 2 workers' and 2 threads' onStart each printed the same answers. */
+    cr_assert_eq(log_count("room: create true"), 4, "%s", log_text);
+    cr_assert_eq(log_count("room: bad create false Usage: bcast:create(id): the channel id "
+                           "must be a non-negative integer"),
+                 8, "%s", log_text);
+    cr_assert_eq(log_count("room: bad subscribe false no such channel (bcast:create it first) "
+                           "or connection"),
+                 4, "%s", log_text);
+    cr_assert_eq(log_count("room: bad subscribe false the handler must be a connection id"), 4);
+    cr_assert_eq(log_count("room: bad send false no such channel"), 4);
+    cr_assert_eq(log_count("room: bad send false Usage: bcast:send(id, opcode, string): opcode 1 "
+                           "(text) or 2 (binary), and a string"),
+                 4);
+    cr_assert_eq(log_count("room: bad send false a text message must be valid UTF-8"), 4);
+    cr_assert_eq(log_count("room: bad send false a broadcast needs \"cid\", a positive integer"),
+                 4);
+    cr_assert_eq(log_count("room: bad send false a broadcast is a notification: \"status\", if "
+                           "present, is 1"),
+                 4);
+    cr_assert_eq(log_count("room: bad send false a broadcast needs \"message\", an array"), 4);
+    cr_assert_eq(log_count("room: bad send false Usage: bcast:send(id, nljson): the message must "
+                           "be an nljson object"),
+                 4, "%s", log_text);
+    cr_assert_eq(log_count("room: good send true"), 4, "%s", log_text);
+    lapps_server_free(srv);
+}
+
 /* ---- lappsd with the examples ---- */
 
 /* lappsd -c DIR, where DIR holds a ws.json with a free port and a copy of
@@ -611,24 +664,23 @@ Test(lua, lappsd_serves_the_lua_examples, .timeout = 120)
     snprintf(uri, sizeof uri, "127.0.0.1:%u", port);
     out = client("feeds_client.py", uri, NULL);
     cr_assert_str_eq(
-        out,
-        "time feed ok\n"
-        "time feed ok\n"
-        "no key: close 1008\n"
-        "ann: {\"cid\": 0, \"result\": [\"joined\", [\"ann\"]], \"status\": 1}\n"
-        "ann: {\"cid\": 6, \"message\": [\"joined\", \"ann\"]}\n"
-        "bob: {\"cid\": 0, \"result\": [\"joined\", [\"ann\", \"bob\"]], \"status\": 1}\n"
-        "bob: {\"cid\": 6, \"message\": [\"joined\", \"bob\"]}\n"
-        "ann: {\"cid\": 6, \"message\": [\"joined\", \"bob\"]}\n"
-        "bob: {\"cid\": 0, \"error\": {\"code\": 1, \"message\": \"already joined as bob\"}, "
-        "\"status\": 0}\n"
-        "ann: {\"cid\": 0, \"result\": [\"said\"], \"status\": 1}\n"
-        "ann: {\"cid\": 6, \"message\": [\"said\", \"ann\", \"hello\"]}\n"
-        "bob: {\"cid\": 6, \"message\": [\"said\", \"ann\", \"hello\"]}\n"
-        "bob: {\"cid\": 0, \"result\": [\"ann\", \"bob\"], \"status\": 1}\n"
-        "ann: {\"cid\": 6, \"message\": [\"left\", \"bob\"]}\n"
-        "ann: {\"cid\": 0, \"result\": [\"ann\"], \"status\": 1}\n"
-        "done\n");
+        out, "time feed ok\n"
+             "time feed ok\n"
+             "no key: close 1008\n"
+             "ann: {\"cid\": 0, \"result\": [\"joined\", [\"ann\"]], \"status\": 1}\n"
+             "ann: {\"cid\": 6, \"message\": [\"joined\", \"ann\"]}\n"
+             "bob: {\"cid\": 0, \"result\": [\"joined\", [\"ann\", \"bob\"]], \"status\": 1}\n"
+             "bob: {\"cid\": 6, \"message\": [\"joined\", \"bob\"]}\n"
+             "ann: {\"cid\": 6, \"message\": [\"joined\", \"bob\"]}\n"
+             "bob: {\"cid\": 0, \"error\": {\"code\": 1, \"message\": \"already joined as bob\"}, "
+             "\"status\": 0}\n"
+             "ann: {\"cid\": 0, \"result\": [\"said\"], \"status\": 1}\n"
+             "ann: {\"cid\": 6, \"message\": [\"said\", \"ann\", \"hello\"]}\n"
+             "bob: {\"cid\": 6, \"message\": [\"said\", \"ann\", \"hello\"]}\n"
+             "bob: {\"cid\": 0, \"result\": [\"ann\", \"bob\"], \"status\": 1}\n"
+             "ann: {\"cid\": 6, \"message\": [\"left\", \"bob\"]}\n"
+             "ann: {\"cid\": 0, \"result\": [\"ann\"], \"status\": 1}\n"
+             "done\n");
     free(out);
     int rc = api_proc_kill(&srv, SIGTERM, 20000);
     cr_assert_eq(rc, 0, "lappsd must exit 0 after SIGTERM (got %d):\n%s", rc, srv.out);
