@@ -210,3 +210,39 @@ Test(bcast, bad_arguments_and_unknown_channels, .timeout = 30)
     cr_assert_eq(lapps_bcast_send(srv, 7, LAPPS_OP_TEXT, "x", 1), LAPPS_ERR_STATE);
     api_server_finish(&s);
 }
+
+/* Embedded mode: the host's thread is the worker, so subscriptions apply at once, and a
+ * broadcast is delivered when the host dispatches. */
+Test(bcast, embedded_mode_delivers_on_dispatch, .timeout = 60)
+{
+    struct api_server s;
+    api_server_start(&s, &(struct api_config){.workers = 0});
+    struct api_proc p;
+    api_python_spawn(&p, "bcast_client.py", s.port_str, "10", NULL);
+    for (int t = 0; t < 3000 && !(p.out && strstr(p.out, "ready\n")); t++) {
+        api_embedded_pump(&s, 10);
+        api_proc_read(&p, 0);
+    }
+    cr_assert(p.out && strstr(p.out, "ready\n"), "%s", p.out ? p.out : "");
+    for (int t = 0; t < 100 && atomic_load(&s.c.opens) < 10; t++)
+        api_embedded_pump(&s, 10);
+    cr_assert_eq(atomic_load(&s.c.opens), 10);
+    subscribe_all(&s, 10);
+    /* Unsubscribing on the worker's own thread reports a connection that was not in. */
+    cr_assert_eq(lapps_bcast_unsubscribe(s.srv, CHANNEL, api_id(&s, 0)), 0);
+    cr_assert_eq(lapps_bcast_unsubscribe(s.srv, CHANNEL, api_id(&s, 0)), LAPPS_ERR_NOT_FOUND);
+    cr_assert_eq(lapps_bcast_subscribe(s.srv, CHANNEL, api_id(&s, 0)), 0);
+    char msg[32];
+    for (int i = 0; i < 100; i++) {
+        int n = snprintf(msg, sizeof msg, "0:%d", i);
+        cr_assert_eq(lapps_bcast_send(s.srv, CHANNEL, LAPPS_OP_TEXT, msg, (size_t)n), 0);
+    }
+    cr_assert_eq(lapps_bcast_send(s.srv, CHANNEL, LAPPS_OP_TEXT, "end", 3), 0);
+    cr_assert_eq(api_embedded_wait_proc(&s, &p, 30000), 0, "%s", p.out);
+    cr_assert(api_has_line(p.out, "ok 10 100"), "%s", p.out);
+    api_proc_free(&p);
+    for (int t = 0; t < 300 && atomic_load(&s.c.closes) < 10; t++)
+        api_embedded_pump(&s, 10);
+    cr_assert_eq(lapps_bcast_subscribers(s.srv, CHANNEL), 0);
+    api_server_finish(&s);
+}
