@@ -50,7 +50,7 @@ LAPPS_EXPORT int lapps_bcast_unsubscribe(lapps_server *srv, uint64_t channel, ui
 LAPPS_EXPORT int lapps_bcast_send(lapps_server *srv, uint64_t channel, lapps_opcode op,
                                   const void *data, size_t len);
 
-/** Broadcasts the LAppS notification {cid: @p cid, status: 1, message: @p message}
+/** Broadcasts the LAppS notification {cid: @p cid, message: @p message}
  *  (@p cid ≠ 0, @p message an array; only read, encoded once) to every subscriber of
  *  @p channel. Same rules and results as lapps_bcast_send(). */
 LAPPS_EXPORT int lapps_bcast_notify(lapps_server *srv, uint64_t channel, uint64_t cid,

@@ -268,35 +268,66 @@ lapps_bcast_unsubscribe(lapps_server *srv, uint64_t channel, uint64_t conn_id)
 
 /* ---- the fan-out ---- */
 
-/* Writes the frame to this worker's subscribers of the channel. Closing a connection here
- * (its outbound limit) only marks it dead: memberships go when it is reaped, after the
- * loop, so the list does not change under it. */
+/* Writes frames to this worker's subscribers of the channel, all of them to each member
+ * in one system call (those its protocol takes). Closing a connection here (its
+ * outbound limit) only marks it dead: memberships go when it is reaped, after the loop,
+ * so the list does not change under it. */
 static void
-fan_out(struct lapps__worker *w, struct lapps__chan *ch, struct lapps__shared *sh)
+write_members(struct lapps__worker *w, struct lapps__chan *ch, struct lapps__shared *const *sh,
+              int n, bool all_lapps)
 {
     struct lapps__chan_worker *cw = &ch->w[w->index];
+    struct lapps__shared *mine[LAPPS__FAN_BATCH];
     for (uint32_t i = 0; i < cw->n; i++) {
         struct lapps_conn *c = cw->m[i].c;
-        if (c->state == CONN_OPEN && (sh->lapps || c->inst->svc->protocol == LAPPS_PROTO_RAW))
-            lapps__out_shared(c, sh);
+        if (c->state != CONN_OPEN)
+            continue;
+        if (all_lapps || c->inst->svc->protocol == LAPPS_PROTO_RAW) {
+            lapps__out_shared(c, sh, n);
+            continue;
+        }
+        int k = 0; /* a LAppS connection takes LAppS messages only */
+        for (int j = 0; j < n; j++)
+            if (sh[j]->lapps)
+                mine[k++] = sh[j];
+        if (k)
+            lapps__out_shared(c, mine, k);
     }
+}
+
+struct lapps__post *
+lapps__bcast_fan_out(struct lapps__worker *w, struct lapps__post *p)
+{
+    /* The broadcasts that wait behind this one on the same channel leave with it: a
+     * subscriber gets them in one write instead of one each. */
+    struct lapps__shared *batch[LAPPS__FAN_BATCH];
+    struct lapps__chan *ch = p->chan;
+    bool all_lapps = p->shared->lapps;
+    int n = 0;
+    batch[n++] = p->shared;
+    free(p);
+    while (n < LAPPS__FAN_BATCH && (p = lapps__mpsc_pop(&w->inbox)) && p->kind == POST_BCAST &&
+           p->chan == ch) {
+        all_lapps = all_lapps && p->shared->lapps;
+        batch[n++] = p->shared;
+        free(p);
+        p = NULL;
+    }
+    if (n == LAPPS__FAN_BATCH)
+        p = NULL;
+    write_members(w, ch, batch, n, all_lapps);
+    for (int i = 0; i < n; i++)
+        lapps__shared_unref(batch[i]);
+    return p;
 }
 
 void
 lapps__bcast_handle(struct lapps__worker *w, struct lapps__post *p)
 {
-    switch (p->kind) {
-    case POST_BCAST:
-        fan_out(w, p->chan, p->shared);
-        lapps__shared_unref(p->shared);
-        break;
-    case POST_SUBSCRIBE:
+    if (p->kind == POST_SUBSCRIBE)
         apply_subscribe(w, p->chan, p->id);
-        break;
-    case POST_UNSUBSCRIBE:
+    else
         apply_unsubscribe(w, p->chan, p->id);
-        break;
-    }
 }
 
 /* Posts one reference to @p sh to worker @p w, waiting for room when the caller is not a

@@ -29,6 +29,7 @@
 #define LAPPS__CORK_IOV      64u         /* pieces one corked sendmsg may carry */
 #define LAPPS__RBUF_SIZE     (LAPPS__READ_BUF + LAPPS__FRAME_MAX_HEADER + LAPPS__FRAME_MAX_CONTROL)
 #define LAPPS__INBOX_SIZE    4096u /* cross-thread messages waiting per worker */
+#define LAPPS__FAN_BATCH     32    /* broadcasts written to a subscriber in one system call */
 
 /* Connection ids: worker (8 bits) | slot (24 bits) | generation (14 bits), below 2^46. */
 #define LAPPS__ID_GEN_BITS  14u
@@ -242,9 +243,10 @@ struct lapps__worker {
     uint64_t stop_deadline;
     struct lapps__wheel wheel;
     struct lapps__mpsc inbox;
-    struct lapps_conn **conns;   /* by slot */
-    _Atomic uint32_t *slot_live; /* by slot: gen << 1 | open, read by other threads */
-    uint32_t *free_slots;        /* FIFO of free slots, oldest first */
+    struct lapps__post *held_post; /* popped from the inbox, to handle first */
+    struct lapps_conn **conns;     /* by slot */
+    _Atomic uint32_t *slot_live;   /* by slot: gen << 1 | open, read by other threads */
+    uint32_t *free_slots;          /* FIFO of free slots, oldest first */
     size_t free_head, free_count, n_slots;
     size_t n_conns;                    /* connections in any state */
     struct lapps_instance **instances; /* by service index; NULL when not hosted here */
@@ -301,6 +303,7 @@ extern __thread struct lapps__worker *lapps__this_worker;
 
 /* bcast.c */
 void lapps__bcast_handle(struct lapps__worker *w, struct lapps__post *p);
+struct lapps__post *lapps__bcast_fan_out(struct lapps__worker *w, struct lapps__post *p);
 void lapps__bcast_conn_gone(struct lapps_conn *c);
 void lapps__bcast_free(struct lapps_server *srv);
 void lapps__shared_unref(struct lapps__shared *sh);
@@ -351,7 +354,7 @@ struct lapps_conn *lapps__conn_by_id(struct lapps__worker *w, uint64_t id);
 /* output.c */
 int lapps__out_send(struct lapps_conn *c, uint8_t opcode, const void *data, size_t len);
 int lapps__out_raw(struct lapps_conn *c, const void *data, size_t len);
-int lapps__out_shared(struct lapps_conn *c, struct lapps__shared *sh);
+int lapps__out_shared(struct lapps_conn *c, struct lapps__shared *const *sh, int n);
 void lapps__out_flush(struct lapps_conn *c);
 void lapps__out_uncork(struct lapps__worker *w);
 void lapps__out_free(struct lapps_conn *c);

@@ -224,45 +224,58 @@ lapps__out_uncork(struct lapps__worker *w)
         lapps__out_flush(c);
 }
 
-/* A broadcast frame: written now if nothing waits, and what the kernel does not take is
- * queued by reference (a shared chunk is never appended to, so the queue stays a list of
- * whole frames). It counts in full against the outbound limit, as a copy would. */
+/* Broadcast frames, in order: written now in one system call if nothing waits, and what
+ * the kernel does not take is queued by reference (a shared chunk is never appended to,
+ * so the queue stays a list of whole frames). They count in full against the outbound
+ * limit, as copies would. */
 int
-lapps__out_shared(struct lapps_conn *c, struct lapps__shared *sh)
+lapps__out_shared(struct lapps_conn *c, struct lapps__shared *const *sh, int n)
 {
     struct lapps__worker *w = c->w;
     if (c->state != CONN_OPEN)
         return LAPPS_ERR_STATE;
-    int rv = check_limit(c, sh->len);
+    size_t total = 0;
+    for (int i = 0; i < n; i++)
+        total += sh[i]->len;
+    int rv = check_limit(c, total);
     if (rv != 0)
         return rv;
-    STAT_ADD(w, messages_out, 1);
+    STAT_ADD(w, messages_out, (uint64_t)n);
     if (w->cork_conn == c)
         flush_cork(w); /* what the cork holds leaves first */
+    int i = 0;
     size_t off = 0;
     if (!c->out_head) {
-        struct iovec iov = {sh->data, sh->len};
-        ssize_t k = write_iov(c, &iov, 1);
+        struct iovec iov[LAPPS__FAN_BATCH];
+        for (int k = 0; k < n; k++)
+            iov[k] = (struct iovec){sh[k]->data, sh[k]->len};
+        ssize_t k = write_iov(c, iov, n);
         if (k < 0)
             return LAPPS_ERR_STATE;
-        if ((size_t)k == sh->len)
+        for (off = (size_t)k; i < n && off >= sh[i]->len; i++)
+            off -= sh[i]->len;
+        if (i == n)
             return 0;
-        off = (size_t)k;
     }
-    struct lapps__chunk *t = malloc(sizeof *t);
-    if (!t) {
-        lapps__conn_abort(c, LAPPS_CLOSED_DROPPED, 1006); /* the frame is cut: nothing can follow */
-        return LAPPS_ERR_NOMEM;
+    for (; i < n; i++, off = 0) {
+        struct lapps__chunk *t = malloc(sizeof *t);
+        if (!t) {
+            /* A frame is cut or missing: nothing may follow on this connection. */
+            lapps__conn_abort(c, LAPPS_CLOSED_DROPPED, 1006);
+            return LAPPS_ERR_NOMEM;
+        }
+        atomic_fetch_add_explicit(&sh[i]->refs, 1, memory_order_relaxed);
+        *t = (struct lapps__chunk){.off = (uint32_t)off,
+                                   .len = (uint32_t)(sh[i]->len - off),
+                                   .cap = sh[i]->len,
+                                   .ref = sh[i]};
+        if (c->out_tail)
+            c->out_tail->next = t;
+        else
+            c->out_head = t;
+        c->out_tail = t;
+        c->out_bytes += t->len;
     }
-    atomic_fetch_add_explicit(&sh->refs, 1, memory_order_relaxed);
-    *t = (struct lapps__chunk){
-        .off = (uint32_t)off, .len = (uint32_t)(sh->len - off), .cap = sh->len, .ref = sh};
-    if (c->out_tail)
-        c->out_tail->next = t;
-    else
-        c->out_head = t;
-    c->out_tail = t;
-    c->out_bytes += t->len;
     set_epollout(c, true);
     return 0;
 }

@@ -129,9 +129,9 @@ lapps__worker_free(struct lapps__worker *w)
     }
     if (w->dead)
         lapps__conn_reap(w);
-    struct lapps__post *p;
+    struct lapps__post *p = w->held_post;
     if (w->inbox.slots) {
-        while ((p = lapps__mpsc_pop(&w->inbox))) {
+        for (; p || (p = lapps__mpsc_pop(&w->inbox)); p = NULL) {
             if (p->kind == POST_ADOPT) {
                 lapps__tls_free(p->tls);
                 close(p->fd);
@@ -237,7 +237,6 @@ handle_post(struct lapps__worker *w, struct lapps__post *p)
         if ((c = lapps__conn_by_id(w, p->id)))
             lapps__rpc_answer(c, p->seq, p->data, p->len);
         break;
-    case POST_BCAST:
     case POST_SUBSCRIBE:
     case POST_UNSUBSCRIBE:
         lapps__bcast_handle(w, p);
@@ -309,10 +308,24 @@ drain_inbox(struct lapps__worker *w)
     uint64_t n;
     ssize_t r = read(w->wakefd, &n, sizeof n);
     (void)r;
-    struct lapps__post *p;
-    /* Bounded, so a producer in a tight loop cannot keep the worker from its sockets. */
-    for (int i = 0; i < 4096 && (p = lapps__mpsc_pop(&w->inbox)); i++)
-        handle_post(w, p);
+    /* Bounded, so a producer in a tight loop cannot keep the worker from its sockets. A
+     * broadcast takes the ones queued behind it too, and hands back the post after them. */
+    struct lapps__post *p = w->held_post;
+    w->held_post = NULL;
+    for (int i = 0; i < 4096 && (p || (p = lapps__mpsc_pop(&w->inbox))); i++) {
+        if (p->kind == POST_BCAST) {
+            p = lapps__bcast_fan_out(w, p);
+            if (w->n_dead)
+                lapps__conn_reap(w);
+        } else {
+            handle_post(w, p);
+            p = NULL;
+        }
+    }
+    if (p) { /* popped at the bound: first in line next time */
+        w->held_post = p;
+        lapps__worker_wake(w);
+    }
     if (!lapps__mpsc_empty(&w->inbox))
         lapps__worker_wake(w);
 }
