@@ -448,6 +448,7 @@ lapps__lua_preload_find(const char *name)
         {"time", lapps__lua_open_time},
         {"murmur", lapps__lua_open_murmur},
         {"nap", lapps__lua_open_nap},
+        {"cws", lapps__lua_open_cws},
     };
 
     for (size_t i = 0; i < sizeof modules / sizeof modules[0]; i++)
