@@ -1,7 +1,8 @@
 /* modules.h — the small LAppS Lua modules a service loads by name (lapps_lua_service's
  * `preload`): `time`, `murmur`, `nap` and `cws`. Each opener behaves like LAppS's
  * luaopen_*: it sets the global table of that name and package.loaded[name], so
- * `require "time"` finds it too. Compatible with LAppS's results; the differences are documented in modules.c. */
+ * `require "time"` finds it too. Compatible with LAppS's results; the differences are documented in
+ * modules.c. */
 #ifndef LAPPS_LUA_MODULES_H
 #define LAPPS_LUA_MODULES_H
 

@@ -45,7 +45,6 @@ struct lapps__tls_ctx {
     SSL_CTX *next; /* prepared by a reload, not yet committed */
 };
 
-
 /* ---- the socket BIO: recv/send with MSG_NOSIGNAL ---- */
 
 static BIO_METHOD *bio_method;

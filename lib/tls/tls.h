@@ -87,8 +87,8 @@ struct lapps__tls_client_ctx;
  * host (see lapps__tls_client_new()); without it anything is accepted (LAppS's client
  * never verified). On failure returns LAPPS_ERR_TLS or LAPPS_ERR_NOMEM with the reason
  * in @p why. */
-int lapps__tls_client_ctx_new(struct lapps__tls_client_ctx **out, bool verify,
-                              const char *ca_file, char *why, size_t why_size);
+int lapps__tls_client_ctx_new(struct lapps__tls_client_ctx **out, bool verify, const char *ca_file,
+                              char *why, size_t why_size);
 void lapps__tls_client_ctx_free(struct lapps__tls_client_ctx *ctx);
 
 /* A client session on the connected socket @p fd for @p host (a DNS name, or an IPv4 or
