@@ -211,20 +211,21 @@ lapps__wsc_response(const char *buf, size_t len, const char *accept, char *why, 
     if (why && why_len)
         why[0] = '\0';
     size_t scan = len < LAPPS__WSC_MAX_RESPONSE ? len : LAPPS__WSC_MAX_RESPONSE;
-    /* A bare LF anywhere is refused at once; a CR must be followed by LF. */
-    for (size_t i = 0; i < scan; i++) {
+    const char *end = memmem(buf, scan, "\r\n\r\n", 4);
+    size_t limit = end ? (size_t)(end - buf) + 4 : scan; /* a body (404 ...) is not ours */
+    /* A bare LF is refused at once; a CR must be followed by LF. */
+    for (size_t i = 0; i < limit; i++) {
         if (buf[i] == '\n' && (i == 0 || buf[i - 1] != '\r'))
             return refuse(why, why_len, LAPPS_ERR_HANDSHAKE, "a line ends in a bare LF", "", 0);
-        if (buf[i] == '\r' && i + 1 < scan && buf[i + 1] != '\n')
+        if (buf[i] == '\r' && i + 1 < limit && buf[i + 1] != '\n')
             return refuse(why, why_len, LAPPS_ERR_HANDSHAKE, "a bare CR in the response", "", 0);
     }
-    const char *eol = memmem(buf, scan, "\r\n", 2);
+    const char *eol = memmem(buf, limit, "\r\n", 2);
     if (eol) {
         lapps_ssize rv = check_status(buf, (size_t)(eol - buf), why, why_len);
         if (rv != 0)
             return rv;
     }
-    const char *end = memmem(buf, scan, "\r\n\r\n", 4);
     if (!end) {
         if (len >= LAPPS__WSC_MAX_RESPONSE)
             return refuse(why, why_len, LAPPS_ERR_HEADER_TOO_BIG,

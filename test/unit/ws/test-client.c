@@ -137,6 +137,8 @@ Test(ws_client, response_refusals)
     } cases[] = {
         {"HTTP/1.1 404 Not Found\r\n", LAPPS_ERR_HANDSHAKE,
          "the server refused the upgrade: \"HTTP/1.1 404 Not Found\""},
+        {"HTTP/1.1 403 Forbidden\r\nContent-Length: 3\r\n\r\nno\n", LAPPS_ERR_HANDSHAKE,
+         "the server refused the upgrade: \"HTTP/1.1 403 Forbidden\""},
         {"HTTP/1.0 101 Switching Protocols\r\n", LAPPS_ERR_HANDSHAKE, "malformed status line"},
         {"HTTP/1.1 10x OK\r\n", LAPPS_ERR_HANDSHAKE, "malformed status line"},
         {"HTTP/1.1 101 OK\n", LAPPS_ERR_HANDSHAKE, "a line ends in a bare LF"},
