@@ -44,6 +44,37 @@ log_has(const char *line)
 
 #define EXPECT_LOG(line) cr_assert(log_has(line), "no log line \"%s\" in:\n%s", (line), log_text)
 
+static void
+clear_log(void)
+{
+    pthread_mutex_lock(&log_lock);
+    log_len = 0;
+    log_text[0] = '\0';
+    pthread_mutex_unlock(&log_lock);
+}
+
+/* A server with one standalone Lua service @p name from @p dir (preload: cws), started. */
+static lapps_server *
+start_standalone(const char *name, const char *dir)
+{
+    lapps_opts *o;
+    lapps_server *srv;
+    cr_assert_eq(lapps_opts_new(&o), 0);
+    cr_assert_eq(lapps_opts_set_workers(o, 1), 0);
+    cr_assert_eq(lapps_opts_add_listener(o, "127.0.0.1", 0, NULL), 0);
+    cr_assert_eq(lapps_opts_set_log(o, log_fn, LAPPS_LOG_DEBUG, NULL), 0);
+    cr_assert_eq(lapps_server_new(&srv, o), 0);
+    lapps_opts_free(o);
+    const char *path[] = {dir, NULL};
+    const char *preload[] = {"cws", NULL};
+    lapps_lua_service d = {
+        .size = sizeof d, .name = name, .path = path, .preload = preload, .standalone = 1};
+    char err[512];
+    cr_assert_eq(lapps_lua_service_register(srv, &d, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(lapps_server_start(srv), 0);
+    return srv;
+}
+
 /* Runs cws_client.lua as a standalone service against @p uri until it logs "done". */
 static void
 run_client(const char *uri, const char *ca_file, bool no_verify)
@@ -59,26 +90,8 @@ run_client(const char *uri, const char *ca_file, bool no_verify)
         setenv("CWS_NOVERIFY", "1", 1);
     else
         unsetenv("CWS_NOVERIFY");
-    pthread_mutex_lock(&log_lock);
-    log_len = 0;
-    log_text[0] = '\0';
-    pthread_mutex_unlock(&log_lock);
-
-    lapps_opts *o;
-    lapps_server *srv;
-    cr_assert_eq(lapps_opts_new(&o), 0);
-    cr_assert_eq(lapps_opts_set_workers(o, 1), 0);
-    cr_assert_eq(lapps_opts_add_listener(o, "127.0.0.1", 0, NULL), 0);
-    cr_assert_eq(lapps_opts_set_log(o, log_fn, LAPPS_LOG_DEBUG, NULL), 0);
-    cr_assert_eq(lapps_server_new(&srv, o), 0);
-    lapps_opts_free(o);
-    const char *path[] = {dir, NULL};
-    const char *preload[] = {"cws", NULL};
-    lapps_lua_service d = {
-        .size = sizeof d, .name = "cws_client", .path = path, .preload = preload, .standalone = 1};
-    char err[512];
-    cr_assert_eq(lapps_lua_service_register(srv, &d, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(lapps_server_start(srv), 0);
+    clear_log();
+    lapps_server *srv = start_standalone("cws_client", dir);
     for (int t = 0; t < 3000 && !log_has("cws_client: done"); t++)
         api_sleep_ms(10);
     lapps_server_free(srv);
@@ -246,4 +259,28 @@ Test(cws, node_ws_server_over_ipv6, .timeout = 90)
     cr_assert(api_proc_wait_line(&p, "pong ping-from-node", 10000), "node saw:\n%s", p.out);
     api_proc_kill(&p, SIGTERM, 5000);
     api_proc_free(&p);
+}
+
+/* ---- the example ---- */
+
+Test(cws, example_cws_echo_client, .timeout = 60)
+{
+    const char *examples = getenv("LAPPS_EXAMPLES_LUA");
+    cr_assert(examples, "run through meson");
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/apps/cws_echo_client", examples);
+    struct api_server s;
+    api_server_start(&s, &(struct api_config){.workers = 1});
+    setenv("CWS_ECHO_URI", s.uri, 1);
+    clear_log();
+    lapps_server *srv = start_standalone("cws_echo_client", dir);
+    const char *line = "cws_echo_client: echo (opcode 1): hello #2 from cws_echo_client";
+    for (int t = 0; t < 1000 && !log_has(line); t++)
+        api_sleep_ms(10);
+    lapps_server_free(srv); /* the service closes with 1001 when it must stop */
+    EXPECT_LOG(line);
+    EXPECT_LOG("cws_echo_client: closed, code 1001 ");
+    cr_assert(api_wait_all_closed(&s, 1, 10000));
+    cr_assert_eq(atomic_load(&s.c.codes[1001]), 1);
+    api_server_finish(&s);
 }
