@@ -8,6 +8,7 @@
 
 #include <lapps/error.h>
 
+#include "guard.h"
 #include "ws/client.h"
 
 /* ---- URIs ---- */
@@ -171,6 +172,32 @@ Test(ws_client, response_refusals)
         cr_assert_eq(check(cases[i].resp, why), cases[i].rv, "case %zu: %s", i, why);
         cr_assert(strncmp(why, cases[i].why, strlen(cases[i].why)) == 0,
                   "case %zu: \"%s\" does not start with \"%s\"", i, why, cases[i].why);
+    }
+}
+
+/* Every prefix of a valid response and of refused ones, flush against a guard page: the
+ * check never reads past what it was given, and never accepts a prefix. */
+Test(ws_client, response_prefixes_against_a_guard_page)
+{
+    static const char *const resps[] = {
+        GOOD_HEAD "Sec-WebSocket-Accept: " RFC_ACCEPT "\r\n\r\n",
+        "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
+        GOOD_HEAD "Bad Name: v\r\n\r\n",
+    };
+    char why[256];
+    for (size_t r = 0; r < sizeof resps / sizeof resps[0]; r++) {
+        size_t len = strlen(resps[r]);
+        lapps_ssize want = check(resps[r], why);
+        for (size_t i = 0; i <= len; i++) {
+            uint8_t *g = guard_copy(resps[r], i);
+            lapps_ssize rv = lapps__wsc_response((const char *)g, i, RFC_ACCEPT, why, sizeof why);
+            guard_free(g);
+            if (i == len)
+                cr_assert_eq(rv, want);
+            else
+                cr_assert(rv == LAPPS_ERR_AGAIN || (rv < 0 && rv == want), "%zu/%zu: %zd", r, i,
+                          rv);
+        }
     }
 }
 
