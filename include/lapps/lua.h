@@ -11,7 +11,9 @@
  * LAppS value module) and `print` (to the server's log at level INFO). Modules loaded
  * by name through `preload`: "time" (time.now()), "murmur" (murmur.hashstr/hashnum) and
  * "nap" (nap:new():sleep/usleep/nsleep; it blocks, so for isolated and standalone
- * services, whose sleeps end early when the server stops);
+ * services, whose sleeps end early when the server stops) and "cws" (a ws:// and wss://
+ * client: cws:new(uri, callbacks[, options]), cws:send, cws:eventLoop, sock:close; for
+ * standalone services);
  * a name liblapps does not know is logged as a warning and ignored, as LAppS did. */
 #ifndef LAPPS_LUA_H
 #define LAPPS_LUA_H

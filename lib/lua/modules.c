@@ -454,8 +454,8 @@ lapps__lua_preload_find(const char *name)
         lapps__lua_opener open;
     } modules[] = {
         {"time", lapps__lua_open_time}, {"murmur", lapps__lua_open_murmur},
-        {"nap", lapps__lua_open_nap},   {"nljson", open_always_open},
-        {"bcast", open_always_open},
+        {"nap", lapps__lua_open_nap},   {"cws", lapps__lua_open_cws},
+        {"nljson", open_always_open},   {"bcast", open_always_open},
     };
 
     for (size_t i = 0; i < sizeof modules / sizeof modules[0]; i++)

@@ -1,7 +1,8 @@
 /* modules.h — the small LAppS Lua modules a service loads by name (lapps_lua_service's
- * `preload`): `time`, `murmur` and `nap`. Each opener behaves like LAppS's luaopen_*: it sets
- * the global table of that name and package.loaded[name], so `require "time"` finds it
- * too. Compatible with LAppS's results; the differences are documented in modules.c. */
+ * `preload`): `time`, `murmur`, `nap` and `cws`. Each opener behaves like LAppS's
+ * luaopen_*: it sets the global table of that name and package.loaded[name], so
+ * `require "time"` finds it too. Compatible with LAppS's results; the differences are documented in
+ * modules.c. */
 #ifndef LAPPS_LUA_MODULES_H
 #define LAPPS_LUA_MODULES_H
 
@@ -26,6 +27,11 @@ void lapps__lua_open_murmur(lua_State *L);
  * Lua error. See lapps__lua_nap_set_stop for ending a sleep early. */
 void lapps__lua_open_nap(lua_State *L);
 
+/* `cws`: WebSocket client connections (ws:// and wss://) — cws:new(uri, callbacks
+ * [, options]), cws:send(handler, data, opcode), cws:eventLoop([ms]), sock:close(). The
+ * connections belong to @p L and are closed when it is. See cws.c. */
+void lapps__lua_open_cws(lua_State *L);
+
 /* A stop hook: returns non-zero when the service running in the state must stop. */
 typedef int (*lapps__lua_stop_fn)(void *ctx);
 
@@ -40,7 +46,8 @@ typedef int (*lapps__lua_stop_fn)(void *ctx);
  * raise. Not to be called while another thread runs Lua code in @p L. */
 void lapps__lua_nap_set_stop(lua_State *L, lapps__lua_stop_fn fn, void *ctx);
 
-/* The opener of the module called @p name ("time", "murmur", "nap", or "nljson" and "bcast", which every state has open anyway), or NULL when liblapps
+/* The opener of the module called @p name ("time", "murmur", "nap", "cws", or "nljson" and
+ * "bcast", which every state has open anyway), or NULL when liblapps
  * has no module of that name. @p name is only read during the call. */
 lapps__lua_opener lapps__lua_preload_find(const char *name);
 

@@ -24,6 +24,7 @@
 
 #include <lapps/error.h>
 
+#include "tls/session.h"
 #include "tls/tls.h"
 
 /* Suites when the user sets none: forward secrecy and AEAD only, AES-128-GCM first (as
@@ -42,12 +43,6 @@ struct lapps__tls_ctx {
     pthread_mutex_t lock;
     SSL_CTX *cur;  /* what new sessions use */
     SSL_CTX *next; /* prepared by a reload, not yet committed */
-};
-
-struct lapps__tls {
-    SSL *ssl;
-    int fd;
-    enum lapps__tls_io kept; /* an outcome met after some bytes were read, or OK */
 };
 
 /* ---- the socket BIO: recv/send with MSG_NOSIGNAL ---- */
@@ -260,15 +255,16 @@ lapps__tls_ctx_abort(struct lapps__tls_ctx *ctx)
 /* ---- sessions ---- */
 
 struct lapps__tls *
-lapps__tls_new(struct lapps__tls_ctx *ctx, int fd)
+lapps__tls_session_new(SSL_CTX *ssl_ctx, int fd)
 {
+    pthread_once(&bio_once, bio_method_init);
+    if (!bio_method)
+        return NULL;
     struct lapps__tls *t = calloc(1, sizeof *t);
     if (!t)
         return NULL;
     t->fd = fd;
-    pthread_mutex_lock(&ctx->lock);
-    t->ssl = SSL_new(ctx->cur);
-    pthread_mutex_unlock(&ctx->lock);
+    t->ssl = SSL_new(ssl_ctx);
     BIO *bio = t->ssl ? BIO_new(bio_method) : NULL;
     if (!bio) {
         SSL_free(t->ssl);
@@ -279,7 +275,18 @@ lapps__tls_new(struct lapps__tls_ctx *ctx, int fd)
     BIO_set_data(bio, t);
     BIO_set_init(bio, 1);
     SSL_set_bio(t->ssl, bio, bio); /* the SSL owns the BIO from here */
-    SSL_set_accept_state(t->ssl);
+    return t;
+}
+
+struct lapps__tls *
+lapps__tls_new(struct lapps__tls_ctx *ctx, int fd)
+{
+    pthread_mutex_lock(&ctx->lock);
+    /* SSL_new takes its own reference to the context: a reload may free ours later. */
+    struct lapps__tls *t = lapps__tls_session_new(ctx->cur, fd);
+    pthread_mutex_unlock(&ctx->lock);
+    if (t)
+        SSL_set_accept_state(t->ssl);
     return t;
 }
 
@@ -307,6 +314,7 @@ outcome(struct lapps__tls *t, int ret)
         ERR_clear_error();
         return LAPPS__TLS_EOF; /* the socket ended or failed under the session */
     default:
+        t->last_error = ERR_peek_last_error(); /* for lapps__tls_client_error() */
         ERR_clear_error();
         return LAPPS__TLS_ERROR;
     }

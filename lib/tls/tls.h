@@ -78,4 +78,28 @@ bool lapps__tls_pending(const struct lapps__tls *t);
 /* Sends close_notify if the socket takes it now; never waits. */
 void lapps__tls_close_notify(struct lapps__tls *t);
 
+/* ---- client sessions (client.c, for the cws module) ---- */
+
+struct lapps__tls_client_ctx;
+
+/* A client context: TLS 1.2 or later. With @p verify the server's certificate must chain
+ * to @p ca_file (PEM), or to the system's CA store when ca_file is NULL, and name the
+ * host (see lapps__tls_client_new()); without it anything is accepted (LAppS's client
+ * never verified). On failure returns LAPPS_ERR_TLS or LAPPS_ERR_NOMEM with the reason
+ * in @p why. */
+int lapps__tls_client_ctx_new(struct lapps__tls_client_ctx **out, bool verify, const char *ca_file,
+                              char *why, size_t why_size);
+void lapps__tls_client_ctx_free(struct lapps__tls_client_ctx *ctx);
+
+/* A client session on the connected socket @p fd for @p host (a DNS name, or an IPv4 or
+ * IPv6 address without brackets): SNI for names, and with verification the certificate
+ * must match the name or the address. The handshake runs inside the first
+ * lapps__tls_write()/lapps__tls_read(). NULL when out of memory or @p host is unusable. */
+struct lapps__tls *lapps__tls_client_new(struct lapps__tls_client_ctx *ctx, int fd,
+                                         const char *host);
+
+/* Why the last handshake failed, for a log line (OpenSSL's verification result or its
+ * last error), written into why[0..why_size). */
+void lapps__tls_client_error(const struct lapps__tls *t, char *why, size_t why_size);
+
 #endif /* LAPPS_TLS_TLS_H */
