@@ -66,6 +66,8 @@
 #include <lua.h>
 
 #include "lua/modules.h"
+#include "lua/mqr.h"
+#include "lua/pam.h"
 
 /* The seed libstdc++ passes to _Hash_bytes for std::hash<std::string>. */
 #define STD_HASH_SEED UINT64_C(0xc70f6907)
@@ -438,6 +440,23 @@ lapps__lua_nap_set_stop(lua_State *L, lapps__lua_stop_fn fn, void *ctx)
     stop->ctx = fn != NULL ? ctx : NULL;
 }
 
+bool
+lapps__lua_stop_hook(lua_State *L, lapps__lua_stop_fn *fn, void **ctx)
+{
+    const struct nap_stop *stop;
+
+    lua_pushlightuserdata(L, (void *)&nap_stop_key);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    stop = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    /* A removed hook leaves its userdata behind with fn NULL. */
+    if (stop == NULL || stop->fn == NULL)
+        return false;
+    *fn = stop->fn;
+    *ctx = stop->ctx;
+    return true;
+}
+
 lapps__lua_opener
 lapps__lua_preload_find(const char *name)
 {
@@ -445,9 +464,13 @@ lapps__lua_preload_find(const char *name)
         const char *name;
         lapps__lua_opener open;
     } modules[] = {
+        /* clang-format off */
         {"time", lapps__lua_open_time},
         {"murmur", lapps__lua_open_murmur},
         {"nap", lapps__lua_open_nap},
+        {"mqr", lapps__lua_open_mqr},
+        {"pam_auth", lapps__lua_open_pam},
+        /* clang-format on */
     };
 
     for (size_t i = 0; i < sizeof modules / sizeof modules[0]; i++)
