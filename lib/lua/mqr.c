@@ -262,7 +262,8 @@ fail(lua_State *L, const char *why)
     return 2;
 }
 
-/* The queue handle at @p idx, or NULL when the value there is not one. */
+/* The queue handle at @p idx, or NULL when the value there is not one (or is the
+ * handle of a create that failed, which holds no queue). */
 static struct handle *
 test_handle(lua_State *L, int idx)
 {
@@ -274,7 +275,7 @@ test_handle(lua_State *L, int idx)
         ok = lua_rawequal(L, -1, -2);
         lua_pop(L, 2);
     }
-    return ok ? h : NULL;
+    return ok && h->q ? h : NULL;
 }
 
 /* Rebuilds the held message as an nljson value on the stack, then frees it. If the copy
@@ -312,18 +313,18 @@ mqr_create(lua_State *L)
             goto usage;
     }
     name = lua_tolstring(L, base, &len);
-    /* The userdata first: once the queue is referenced nothing may raise before the
-     * handle holds it. */
+    /* The userdata and its metatable first: once the queue is referenced nothing may
+     * raise before the handle holds it (__gc takes a handle without a queue). */
     h = lua_newuserdata(L, sizeof *h);
+    h->q = NULL;
     h->held = NULL;
-    h->q = queue_get(name, len, (size_t)cap);
-    if (!h->q) {
+    luaL_getmetatable(L, MT);
+    lua_setmetatable(L, -2);
+    if (!(h->q = queue_get(name, len, (size_t)cap))) {
         lua_pushnil(L);
         lua_pushliteral(L, E_NOMEM);
         return 2;
     }
-    luaL_getmetatable(L, MT);
-    lua_setmetatable(L, -2);
     return 1;
 
 usage:
