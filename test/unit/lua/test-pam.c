@@ -49,6 +49,10 @@ setup(void)
     cr_assert_not_null(mkdtemp(confdir));
     write_file("permit", "auth required pam_permit.so\naccount required pam_permit.so\n", 0644);
     write_file("deny", "auth required pam_deny.so\naccount required pam_permit.so\n", 0644);
+    /* What PAM uses for a service without a file of its own, as in /etc/pam.d. Without
+     * it pam_start fails (PAM_ABORT), and Linux-PAM 1.5.2 then leaks 96 bytes of its
+     * own, which ASan's leak check would blame on the test. */
+    write_file("other", "auth required pam_deny.so\naccount required pam_deny.so\n", 0644);
     write_file("alice_only",
                "auth required pam_succeed_if.so user = alice\n"
                "account required pam_permit.so\n",
@@ -119,7 +123,7 @@ Test(pam, conversation_answers_the_password)
 
 Test(pam, service_without_a_file_is_refused)
 {
-    /* No file and no "other" in the directory: PAM refuses, it does not crash. */
+    /* No file: PAM applies "other", which refuses. */
     cr_assert_neq(login("no_such_service", "anyone", "anything"), PAM_SUCCESS);
 }
 
