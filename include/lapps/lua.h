@@ -9,11 +9,14 @@
  *
  * Globals every service has: the standard libraries, `ws` (send, close), `nljson` (the
  * LAppS value module) and `print` (to the server's log at level INFO). Modules loaded
- * by name through `preload`: "time" (time.now()), "murmur" (murmur.hashstr/hashnum) and
+ * by name through `preload`: "time" (time.now()), "murmur" (murmur.hashstr/hashnum),
  * "nap" (nap:new():sleep/usleep/nsleep; it blocks, so for isolated and standalone
- * services, whose sleeps end early when the server stops) and "cws" (a ws:// and wss://
+ * services, whose sleeps end early when the server stops), "cws" (a ws:// and wss://
  * client: cws:new(uri, callbacks[, options]), cws:send, cws:eventLoop, sock:close; for
- * standalone services);
+ * standalone services), "mqr" (mqr.create(name[, capacity]) and q:post/recv/try_recv:
+ * bounded named queues between services; recv and a post to a full queue wait only in
+ * standalone services, and end when the server stops) and "pam_auth"
+ * (pam_auth:login(service, user, password); it blocks);
  * a name liblapps does not know is logged as a warning and ignored, as LAppS did. */
 #ifndef LAPPS_LUA_H
 #define LAPPS_LUA_H

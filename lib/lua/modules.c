@@ -66,6 +66,8 @@
 #include <lua.h>
 
 #include "lua/modules.h"
+#include "lua/mqr.h"
+#include "lua/pam.h"
 
 /* The seed libstdc++ passes to _Hash_bytes for std::hash<std::string>. */
 #define STD_HASH_SEED UINT64_C(0xc70f6907)
@@ -446,6 +448,23 @@ open_always_open(lua_State *L)
     (void)L;
 }
 
+bool
+lapps__lua_stop_hook(lua_State *L, lapps__lua_stop_fn *fn, void **ctx)
+{
+    const struct nap_stop *stop;
+
+    lua_pushlightuserdata(L, (void *)&nap_stop_key);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    stop = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    /* A removed hook leaves its userdata behind with fn NULL. */
+    if (stop == NULL || stop->fn == NULL)
+        return false;
+    *fn = stop->fn;
+    *ctx = stop->ctx;
+    return true;
+}
+
 lapps__lua_opener
 lapps__lua_preload_find(const char *name)
 {
@@ -455,6 +474,7 @@ lapps__lua_preload_find(const char *name)
     } modules[] = {
         {"time", lapps__lua_open_time}, {"murmur", lapps__lua_open_murmur},
         {"nap", lapps__lua_open_nap},   {"cws", lapps__lua_open_cws},
+        {"mqr", lapps__lua_open_mqr},   {"pam_auth", lapps__lua_open_pam},
         {"nljson", open_always_open},   {"bcast", open_always_open},
     };
 

@@ -1,10 +1,13 @@
 /* modules.h — the small LAppS Lua modules a service loads by name (lapps_lua_service's
- * `preload`): `time`, `murmur`, `nap` and `cws`. Each opener behaves like LAppS's
- * luaopen_*: it sets the global table of that name and package.loaded[name], so
- * `require "time"` finds it too. Compatible with LAppS's results; the differences are documented in
- * modules.c. */
+ * `preload`): `time`, `murmur` and `nap` here, `cws` (cws.c), `mqr` (mqr.h) and
+ * `pam_auth` (pam.h). Each opener behaves like LAppS's luaopen_*: it sets the global
+ * table of that name and package.loaded[name], so `require "time"` finds it too.
+ * Compatible with LAppS's results; the differences are documented in modules.c, cws.c,
+ * mqr.c and pam.c. */
 #ifndef LAPPS_LUA_MODULES_H
 #define LAPPS_LUA_MODULES_H
+
+#include <stdbool.h>
 
 #include <lua.h>
 
@@ -46,8 +49,16 @@ typedef int (*lapps__lua_stop_fn)(void *ctx);
  * raise. Not to be called while another thread runs Lua code in @p L. */
 void lapps__lua_nap_set_stop(lua_State *L, lapps__lua_stop_fn fn, void *ctx);
 
-/* The opener of the module called @p name ("time", "murmur", "nap", "cws", or "nljson" and
- * "bcast", which every state has open anyway), or NULL when liblapps
+/* The stop hook of @p L (set by lapps__lua_nap_set_stop), for every module that may block:
+ * a state with a hook belongs to a service that runs on a thread of its own (standalone)
+ * and may block until the hook says stop; one without (a reactive service on a worker)
+ * must not block at all. Returns true and fills *fn and *ctx when a hook is set, else
+ * false. Call it from a Lua C function only: it may raise a Lua error when out of memory. */
+bool lapps__lua_stop_hook(lua_State *L, lapps__lua_stop_fn *fn, void **ctx);
+
+/* The opener of the module called @p name ("time", "murmur", "nap", "cws", "mqr",
+ * "pam_auth", or "nljson" and "bcast", which every state has open anyway), or NULL when
+ * liblapps
  * has no module of that name. @p name is only read during the call. */
 lapps__lua_opener lapps__lua_preload_find(const char *name);
 

@@ -15,6 +15,8 @@
 #include <lualib.h>
 
 #include "lua/modules.h"
+#include "lua/mqr.h"
+#include "lua/pam.h"
 
 /* Digests printed by a throwaway C++17 program (not committed), built with g++ 12.2
  * (libstdc++, x86-64 Debian 12): for each string x it printed
@@ -278,7 +280,13 @@ Test(modules, preload_find)
     cr_assert_eq(lapps__lua_preload_find("time"), lapps__lua_open_time);
     cr_assert_eq(lapps__lua_preload_find("murmur"), lapps__lua_open_murmur);
     cr_assert_eq(lapps__lua_preload_find("nap"), lapps__lua_open_nap);
-    cr_assert_null(lapps__lua_preload_find("nljson"));
+    cr_assert_eq(lapps__lua_preload_find("cws"), lapps__lua_open_cws);
+    cr_assert_eq(lapps__lua_preload_find("mqr"), lapps__lua_open_mqr);
+    cr_assert_eq(lapps__lua_preload_find("pam_auth"), lapps__lua_open_pam);
+    /* Open in every state anyway: accepted, and opening them changes nothing. */
+    cr_assert_not_null(lapps__lua_preload_find("nljson"));
+    cr_assert_not_null(lapps__lua_preload_find("bcast"));
+    cr_assert_null(lapps__lua_preload_find("Bcast"));
     cr_assert_null(lapps__lua_preload_find("Nap"));
     cr_assert_null(lapps__lua_preload_find(""));
     cr_assert_null(lapps__lua_preload_find("Time"));
