@@ -47,6 +47,10 @@ struct lapps__lua_inst {
     struct lapps__lua_svc *svc;
     lapps_instance *inst; /* on a worker; NULL when isolated or standalone */
     lapps_task *task;     /* standalone: its thread (NULL in the registration check) */
+    /* Isolated instances: when blocking calls (nap, mqr) must give up; NULL elsewhere
+     * (standalone ones ask their task). */
+    int (*must_stop)(void *ctx);
+    void *must_stop_ctx;
     lua_State *L;
     bool budget_spent;            /* the hook fired: every instruction now raises until unwound */
     const void **raw_box;         /* where a raw message's address goes for the Lua trampoline */

@@ -117,11 +117,25 @@ handle(struct iso_thread *t, struct ev *e)
     free(e);
 }
 
+/* The stop hook of the thread's state: nap's sleeps and mqr's waits end when the thread
+ * is told to stop (stop_threads), so a blocked callback cannot hold up the shutdown. */
+static int
+thread_must_stop(void *ctx)
+{
+    struct iso_thread *t = ctx;
+    pthread_mutex_lock(&t->mu);
+    bool stop = t->stop;
+    pthread_mutex_unlock(&t->mu);
+    return stop;
+}
+
 static void *
 thread_main(void *arg)
 {
     struct iso_thread *t = arg;
     char err[512];
+    t->li.must_stop = thread_must_stop;
+    t->li.must_stop_ctx = t;
     int rv = lapps__lua_inst_open(&t->li, err, sizeof err);
     if (rv != 0) {
         lapps_log(t->iso->svc->srv, LAPPS_LOG_ERROR, "%s", err);

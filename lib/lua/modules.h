@@ -50,8 +50,8 @@ typedef int (*lapps__lua_stop_fn)(void *ctx);
 void lapps__lua_nap_set_stop(lua_State *L, lapps__lua_stop_fn fn, void *ctx);
 
 /* The stop hook of @p L (set by lapps__lua_nap_set_stop), for every module that may block:
- * a state with a hook belongs to a service that runs on a thread of its own (standalone)
- * and may block until the hook says stop; one without (a reactive service on a worker)
+ * a state with a hook belongs to a service that runs on a thread of its own (standalone
+ * or isolated) and may block until the hook says stop; one without (a reactive service on a worker)
  * must not block at all. Returns true and fills *fn and *ctx when a hook is set, else
  * false. Call it from a Lua C function only: it may raise a Lua error when out of memory. */
 bool lapps__lua_stop_hook(lua_State *L, lapps__lua_stop_fn *fn, void **ctx);

@@ -21,7 +21,7 @@
  * messages, not bytes.
  *
  * Blocking. A state may block only if it has a stop hook (modules.h), which the Lua host
- * sets for standalone services, whose threads are their own:
+ * sets for standalone and isolated services, whose threads are their own:
  *  - there, post() on a full queue waits for room and recv() on an empty one waits for
  *    a message; both wait on a condition variable in slices of at most 10 ms, asking the
  *    hook in between, so a stop ends them within one slice: recv() returns nil and
@@ -75,7 +75,7 @@
 #define E_NOMEM        "not enough memory"
 #define E_REACTIVE                                                                                 \
     "mqr: recv would block the worker of this reactive service: use try_recv, or make the "        \
-    "service standalone"
+    "service standalone or isolated"
 
 struct msg {
     struct msg *next;

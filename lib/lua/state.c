@@ -279,6 +279,8 @@ setup_state(lua_State *L)
     lapps__lua_open_bcast(L, li);
     if (svc->standalone)
         open_standalone(L, li);
+    else if (li->must_stop) /* isolated: a thread of its own may block, until the stop */
+        lapps__lua_nap_set_stop(L, li->must_stop, li->must_stop_ctx);
     for (char **p = svc->preload; *p; p++)
         lapps__lua_preload_find (*p)(L);
     /* require(name), with the budget on: module code runs here too. */
