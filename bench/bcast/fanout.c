@@ -36,26 +36,20 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/epoll.h>
-#include <sys/random.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
+#include "benchutil.h"
+#include "wsclient.h"
 
-#define WS_GUID           "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #define MAX_CONNECTING    128 /* handshakes in progress at once: stays below any backlog */
 #define CONNECT_TIMEOUT_S 120.0
 #define STALL_TIMEOUT_S   10.0 /* a message not at all N after this long: lost */
@@ -81,10 +75,8 @@ struct conn {
     bool got_close;  /* the server's close frame arrived */
     uint8_t hdr[14];
     uint8_t pay[PAY_MAX];
-    uint64_t next_seq; /* the sequence number this connection must receive next */
-    char *hs;          /* handshake response so far (ST_HANDSHAKE only) */
-    size_t hs_len;
-    char accept[32]; /* expected Sec-WebSocket-Accept */
+    uint64_t next_seq;       /* the sequence number this connection must receive next */
+    struct wsc_handshake hs; /* ST_HANDSHAKE only */
 };
 
 struct msg {
@@ -99,9 +91,7 @@ static struct {
     double tp_warm, tp_dur;
     long pid;
     bool json;
-    char host[256], port[16], path[1024];
-    struct sockaddr_storage addr;
-    socklen_t addrlen;
+    struct wsc_target target;
     /* state */
     int ep;
     struct conn *c;
@@ -120,17 +110,7 @@ static struct {
     size_t n_lat, n_tp, cap_tp;
 } g;
 
-__attribute__((format(printf, 1, 2), noreturn)) static void
-die(const char *fmt, ...)
-{
-    va_list ap;
-    fputs("fanout: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    exit(1);
-}
+const char bench_progname[] = "fanout";
 
 /* A verification error: counted, the first few printed; the run fails at its end. */
 __attribute__((format(printf, 2, 3))) static void
@@ -144,23 +124,6 @@ report_error(const struct conn *c, const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
-}
-
-static uint64_t
-now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void *
-xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size ? size : 1);
-    if (!p)
-        die("out of memory (%zu x %zu bytes)", n, size);
-    return p;
 }
 
 static void
@@ -185,72 +148,7 @@ pattern(uint64_t seq, unsigned i)
     return (uint8_t)(seq * 131u + i * 7u + 1u);
 }
 
-/* ---- base64 and the accept key ---------------------------------------------------- */
-
-static void
-base64(const uint8_t *in, size_t n, char *out)
-{
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t i = 0;
-    for (; i + 3 <= n; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-        *out++ = tab[v >> 18];
-        *out++ = tab[(v >> 12) & 63];
-        *out++ = tab[(v >> 6) & 63];
-        *out++ = tab[v & 63];
-    }
-    if (n - i == 1) {
-        uint32_t v = (uint32_t)in[i] << 16;
-        *out++ = tab[v >> 18];
-        *out++ = tab[(v >> 12) & 63];
-        *out++ = '=';
-        *out++ = '=';
-    } else if (n - i == 2) {
-        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
-        *out++ = tab[v >> 18];
-        *out++ = tab[(v >> 12) & 63];
-        *out++ = tab[(v >> 6) & 63];
-        *out++ = '=';
-    }
-    *out = '\0';
-}
-
-static void
-accept_key(const char *key, char out[32])
-{
-    char buf[64];
-    uint8_t md[EVP_MAX_MD_SIZE];
-    unsigned mdlen = 0;
-    int n = snprintf(buf, sizeof buf, "%s%s", key, WS_GUID);
-    if (!EVP_Digest(buf, (size_t)n, md, &mdlen, EVP_sha1(), NULL) || mdlen != 20)
-        die("SHA-1 failed");
-    base64(md, 20, out);
-}
-
 /* ---- /proc ------------------------------------------------------------------------ */
-
-/* utime + stime of /proc/PID/stat or /proc/PID/task/TID/stat, in clock ticks. */
-static bool
-proc_cpu(const char *path, uint64_t *utime, uint64_t *stime)
-{
-    char buf[4096];
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return false;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')'); /* the command name may contain anything */
-    if (!p)
-        return false;
-    unsigned long long u, s;
-    /* fields 3..13 skipped, 14 = utime, 15 = stime */
-    if (sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &u, &s) != 2)
-        return false;
-    *utime = u;
-    *stime = s;
-    return true;
-}
 
 struct thread_cpu {
     long tid;
@@ -273,7 +171,7 @@ proc_threads(long pid, struct thread_cpu *t, unsigned max)
             continue;
         uint64_t u, s;
         snprintf(path, sizeof path, "/proc/%ld/task/%s/stat", pid, e->d_name);
-        if (!proc_cpu(path, &u, &s))
+        if (!bench_proc_stat_cpu(path, &u, &s))
             continue;
         t[n].tid = atol(e->d_name);
         t[n].ticks = u + s;
@@ -292,7 +190,8 @@ conn_write(struct conn *c, const void *p, size_t n)
 {
     ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
     if (w != (ssize_t)n)
-        die("conn %u: send of %zu bytes: %s", c->id, n, w < 0 ? strerror(errno) : "short write");
+        bench_die("conn %u: send of %zu bytes: %s", c->id, n,
+                  w < 0 ? strerror(errno) : "short write");
 }
 
 static void
@@ -301,12 +200,9 @@ send_frame(struct conn *c, uint8_t opcode, const uint8_t *payload, size_t len)
     uint8_t f[2 + 4 + PAY_MAX], key[4];
     uint32_t k = (uint32_t)random() | 1u;
     memcpy(key, &k, 4);
-    f[0] = (uint8_t)(0x80 | opcode);
-    f[1] = (uint8_t)(0x80 | len); /* len <= 125 */
-    memcpy(f + 2, key, 4);
-    for (size_t i = 0; i < len; i++)
-        f[6 + i] = payload[i] ^ key[i & 3];
-    conn_write(c, f, 6 + len);
+    size_t h = wsc_frame_header(f, (uint8_t)(0x80 | opcode), len, key); /* len <= 125: 6 */
+    wsc_mask_copy(f + h, payload, len, key);
+    conn_write(c, f, h + len);
 }
 
 /* Sends the next benchmark message from connection 0. */
@@ -317,14 +213,14 @@ send_message(void)
     uint64_t seq = ++g.sent;
     struct msg *m = &g.ring[seq % RING];
     if (m->seq && m->count < g.conns)
-        die("internal: ring slot of message %" PRIu64 " still in use", m->seq);
+        bench_die("internal: ring slot of message %" PRIu64 " still in use", m->seq);
     for (unsigned i = 16; i < g.size; i++)
         p[i] = pattern(seq, i);
     put_u64(p, seq);
     m->seq = seq;
     m->count = 0;
     m->t_first = m->t_last = 0;
-    m->t_send = now_ns();
+    m->t_send = bench_now_ns();
     put_u64(p + 8, m->t_send);
     send_frame(&g.c[0], 0x2, p, g.size);
 }
@@ -351,7 +247,7 @@ message_complete(struct msg *m)
             g.cap_tp = g.cap_tp ? 2 * g.cap_tp : 4096;
             g.tp_last = realloc(g.tp_last, g.cap_tp * sizeof *g.tp_last);
             if (!g.tp_last)
-                die("out of memory");
+                bench_die("out of memory");
         }
         g.tp_last[g.n_tp++] = last_us;
     }
@@ -445,18 +341,18 @@ process_frames(struct conn *c, const uint8_t *p, size_t n, uint64_t now)
                 for (unsigned i = 2; i < 10; i++)
                     len = len << 8 | c->hdr[i];
             if (c->hdr[1] & 0x80)
-                die("conn %u: masked frame from the server", c->id);
+                bench_die("conn %u: masked frame from the server", c->id);
             if (c->hdr[0] & 0x70)
-                die("conn %u: RSV bits set (0x%02x)", c->id, c->hdr[0]);
+                bench_die("conn %u: RSV bits set (0x%02x)", c->id, c->hdr[0]);
             if (!(c->hdr[0] & 0x80))
-                die("conn %u: fragmented message (opcode 0x%x): not expected here", c->id,
-                    c->hdr[0] & 0x0f);
+                bench_die("conn %u: fragmented message (opcode 0x%x): not expected here", c->id,
+                          c->hdr[0] & 0x0f);
             if ((len7 == 126 && len < 126) || (len7 == 127 && len < 65536))
-                die("conn %u: non-minimal frame length %" PRIu64, c->id, len);
+                bench_die("conn %u: non-minimal frame length %" PRIu64, c->id, len);
             if (len > PAY_MAX)
-                die("conn %u: frame (opcode 0x%x) of %" PRIu64 " bytes: nothing this long is "
-                    "expected",
-                    c->id, c->hdr[0] & 0x0f, len);
+                bench_die("conn %u: frame (opcode 0x%x) of %" PRIu64 " bytes: nothing this long is "
+                          "expected",
+                          c->id, c->hdr[0] & 0x0f, len);
             c->plen = (uint8_t)len;
             c->have = 0;
             c->in_payload = true;
@@ -482,116 +378,29 @@ process_frames(struct conn *c, const uint8_t *p, size_t n, uint64_t now)
 static void
 start_handshake(struct conn *c)
 {
-    uint8_t raw[16];
-    char key[32], req[2048];
-    if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
-        die("getrandom: %s", strerror(errno));
-    base64(raw, sizeof raw, key);
-    accept_key(key, c->accept);
-    int n = snprintf(req, sizeof req,
-                     "GET %s HTTP/1.1\r\n"
-                     "Host: %s:%s\r\n"
-                     "Upgrade: websocket\r\n"
-                     "Connection: Upgrade\r\n"
-                     "Sec-WebSocket-Key: %s\r\n"
-                     "Sec-WebSocket-Version: 13\r\n"
-                     "\r\n",
-                     g.path, g.host, g.port, key);
-    c->hs = xcalloc(1, HS_MAX);
-    c->hs_len = 0;
+    char req[2048];
+    size_t n = wsc_handshake_start(&c->hs, &g.target, HS_MAX, req, sizeof req);
     c->state = ST_HANDSHAKE;
-    conn_write(c, req, (size_t)n);
-}
-
-static bool
-token_in_list(const char *list, const char *tok)
-{
-    size_t tl = strlen(tok);
-    const char *p = list;
-    while (*p) {
-        while (*p == ' ' || *p == '\t' || *p == ',')
-            p++;
-        const char *e = p;
-        while (*e && *e != ',')
-            e++;
-        const char *t = e;
-        while (t > p && (t[-1] == ' ' || t[-1] == '\t'))
-            t--;
-        if ((size_t)(t - p) == tl && strncasecmp(p, tok, tl) == 0)
-            return true;
-        p = e;
-    }
-    return false;
-}
-
-/* Checks the response head (NUL-terminated, without the blank line). */
-static void
-check_response(struct conn *c, char *head)
-{
-    char *save = NULL;
-    char *line = strtok_r(head, "\r\n", &save);
-    if (!line || strncmp(line, "HTTP/1.1 101", 12) != 0 || (line[12] != ' ' && line[12]))
-        die("conn %u: handshake refused: \"%s\"", c->id, line ? line : "");
-    bool upgrade = false, connection = false, accept = false;
-    while ((line = strtok_r(NULL, "\r\n", &save))) {
-        char *colon = strchr(line, ':');
-        if (!colon)
-            die("conn %u: malformed header line \"%s\"", c->id, line);
-        *colon = '\0';
-        char *v = colon + 1;
-        while (*v == ' ' || *v == '\t')
-            v++;
-        char *end = v + strlen(v);
-        while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
-            *--end = '\0';
-        if (strcasecmp(line, "Upgrade") == 0) {
-            upgrade = strcasecmp(v, "websocket") == 0;
-        } else if (strcasecmp(line, "Connection") == 0) {
-            connection = token_in_list(v, "upgrade");
-        } else if (strcasecmp(line, "Sec-WebSocket-Accept") == 0) {
-            if (strcmp(v, c->accept) != 0)
-                die("conn %u: Sec-WebSocket-Accept is \"%s\", expected \"%s\"", c->id, v,
-                    c->accept);
-            accept = true;
-        } else if (strcasecmp(line, "Sec-WebSocket-Extensions") == 0) {
-            die("conn %u: server selected extensions \"%s\" that were not offered", c->id, v);
-        }
-    }
-    if (!upgrade || !connection || !accept)
-        die("conn %u: 101 response without %s", c->id,
-            !upgrade      ? "\"Upgrade: websocket\""
-            : !connection ? "\"Connection: Upgrade\""
-                          : "Sec-WebSocket-Accept");
+    conn_write(c, req, n);
 }
 
 static void
 process_handshake(struct conn *c, const uint8_t *p, size_t n, uint64_t now)
 {
-    if (c->hs_len + n >= HS_MAX)
-        die("conn %u: handshake response longer than %d bytes", c->id, HS_MAX);
-    memcpy(c->hs + c->hs_len, p, n);
-    c->hs_len += n;
-    c->hs[c->hs_len] = '\0';
-    char *end = strstr(c->hs, "\r\n\r\n");
-    if (!end) {
-        if (memchr(c->hs, '\0', c->hs_len))
-            die("conn %u: NUL byte in the handshake response", c->id);
+    char err[HS_MAX + 128];
+    size_t head_len;
+    int rv = wsc_handshake_feed(&c->hs, p, n, &head_len, err, sizeof err);
+    if (rv == WSC_HS_FAILED)
+        bench_die("conn %u: %s", c->id, err);
+    if (rv == WSC_HS_AGAIN)
         return;
-    }
-    size_t head_len = (size_t)(end - c->hs) + 4;
-    size_t rest = c->hs_len - head_len;
-    end[2] = '\0';
-    check_response(c, c->hs);
-    uint8_t tail[HS_MAX];
-    memcpy(tail, c->hs + head_len, rest); /* already frames */
-    free(c->hs);
-    c->hs = NULL;
     c->state = ST_OPEN;
     c->next_seq = g.sent + 1;
     g.connecting--;
     g.open++;
-    if (rest)
-        process_frames(c, tail, rest, now);
+    if (c->hs.len > head_len) /* bytes after the head already belong to the frame stream */
+        process_frames(c, (const uint8_t *)c->hs.buf + head_len, c->hs.len - head_len, now);
+    wsc_handshake_free(&c->hs);
 }
 
 /* ---- connections ------------------------------------------------------------------ */
@@ -602,17 +411,8 @@ start_connects(void)
     while (g.started < g.conns && g.connecting < MAX_CONNECTING) {
         struct conn *c = &g.c[g.started];
         c->id = g.started++;
-        c->fd = socket(g.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (c->fd < 0)
-            die("socket (connection %u): %s", c->id, strerror(errno));
-        int one = 1;
-        setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        if (connect(c->fd, (struct sockaddr *)&g.addr, g.addrlen) < 0 && errno != EINPROGRESS)
-            die("connect to %s:%s: %s", g.host, g.port, strerror(errno));
+        c->fd = wsc_connect_start(&g.target, c->id, g.ep, c);
         c->state = ST_CONNECTING;
-        struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = c};
-        if (epoll_ctl(g.ep, EPOLL_CTL_ADD, c->fd, &ev) < 0)
-            die("epoll_ctl: %s", strerror(errno));
         g.connecting++;
     }
 }
@@ -620,15 +420,7 @@ start_connects(void)
 static void
 on_connected(struct conn *c)
 {
-    int err = 0;
-    socklen_t len = sizeof err;
-    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-        err = errno;
-    if (err)
-        die("connect to %s:%s (connection %u): %s", g.host, g.port, c->id, strerror(err));
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
-    if (epoll_ctl(g.ep, EPOLL_CTL_MOD, c->fd, &ev) < 0)
-        die("epoll_ctl: %s", strerror(errno));
+    wsc_connect_finish(&g.target, c->id, c->fd, g.ep, c);
     start_handshake(c);
 }
 
@@ -647,7 +439,7 @@ on_readable(struct conn *c)
     static uint8_t buf[RBUF_SIZE];
     for (;;) {
         ssize_t n = recv(c->fd, buf, sizeof buf, 0);
-        uint64_t now = now_ns();
+        uint64_t now = bench_now_ns();
         if (n > 0) {
             if (c->state == ST_HANDSHAKE)
                 process_handshake(c, buf, (size_t)n, now);
@@ -663,8 +455,9 @@ on_readable(struct conn *c)
             conn_done(c);
             return;
         }
-        die("conn %u: %s %s", c->id, n == 0 ? "the server closed the connection" : strerror(errno),
-            c->state == ST_HANDSHAKE ? "during the handshake" : "");
+        bench_die("conn %u: %s %s", c->id,
+                  n == 0 ? "the server closed the connection" : strerror(errno),
+                  c->state == ST_HANDSHAKE ? "during the handshake" : "");
     }
 }
 
@@ -675,7 +468,7 @@ poll_once(int timeout_ms)
     static struct epoll_event ev[MAX_EVENTS];
     int n = epoll_wait(g.ep, ev, MAX_EVENTS, timeout_ms);
     if (n < 0 && errno != EINTR)
-        die("epoll_wait: %s", strerror(errno));
+        bench_die("epoll_wait: %s", strerror(errno));
     for (int i = 0; i < n; i++) {
         struct conn *c = ev[i].data.ptr;
         if (c->state == ST_DONE)
@@ -706,9 +499,9 @@ check_stall(uint64_t now)
             shown++;
         }
     }
-    die("message %" PRIu64 " reached %u of %u connections in %.0f s (lost); some that "
-        "miss it:%s. %" PRIu64 " errors before.",
-        m->seq, m->count, g.conns, STALL_TIMEOUT_S, ids, g.errors);
+    bench_die("message %" PRIu64 " reached %u of %u connections in %.0f s (lost); some that "
+              "miss it:%s. %" PRIu64 " errors before.",
+              m->seq, m->count, g.conns, STALL_TIMEOUT_S, ids, g.errors);
 }
 
 /* Runs the loop until cond() holds or the deadline (ns, 0: none) passes. */
@@ -716,7 +509,7 @@ static void
 run_until(bool (*cond)(void), uint64_t deadline)
 {
     while (!cond()) {
-        uint64_t now = now_ns();
+        uint64_t now = bench_now_ns();
         if (deadline && now >= deadline)
             return;
         check_stall(now);
@@ -777,15 +570,6 @@ quantile(const double *v, size_t n, double q)
     return v[rank - 1];
 }
 
-static double
-ru_secs(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
-           ru.ru_stime.tv_usec / 1e6;
-}
-
 /* ---- options ---------------------------------------------------------------------- */
 
 static void
@@ -807,68 +591,18 @@ usage(FILE *f)
 static unsigned long
 parse_num(const char *s, const char *what, unsigned long min, unsigned long max)
 {
-    char *end;
-    errno = 0;
-    unsigned long v = strtoul(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-' || v < min || v > max)
-        die("bad %s \"%s\" (%lu..%lu)", what, s, min, max);
-    return v;
-}
-
-static double
-parse_secs(const char *s, const char *what)
-{
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || *end || !(v >= 0) || v > 3600)
-        die("bad %s \"%s\"", what, s);
-    return v;
+    unsigned long long v;
+    if (!bench_parse_uint(s, false, &v) || v < min || v > max)
+        bench_die("bad %s \"%s\" (%lu..%lu)", what, s, min, max);
+    return (unsigned long)v;
 }
 
 static void
 parse_url(const char *url)
 {
-    const char *p = url;
-    if (strncmp(p, "ws://", 5) != 0)
-        die("\"%s\" is not a ws:// URL", url);
-    p += 5;
-    size_t hl = strcspn(p, ":/");
-    snprintf(g.host, sizeof g.host, "%.*s", (int)hl, p);
-    p += hl;
-    if (*p == ':') {
-        p++;
-        size_t n = strcspn(p, "/");
-        snprintf(g.port, sizeof g.port, "%.*s", (int)n, p);
-        p += n;
-    } else {
-        snprintf(g.port, sizeof g.port, "80");
-    }
-    snprintf(g.path, sizeof g.path, "%s", *p ? p : "/");
-    if (!g.host[0] || !g.port[0])
-        die("bad URL \"%s\"", url);
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai;
-    int rc = getaddrinfo(g.host, g.port, &hints, &ai);
-    if (rc)
-        die("%s:%s: %s", g.host, g.port, gai_strerror(rc));
-    memcpy(&g.addr, ai->ai_addr, ai->ai_addrlen);
-    g.addrlen = ai->ai_addrlen;
-    freeaddrinfo(ai);
-}
-
-static void
-raise_nofile(unsigned need)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-        die("getrlimit: %s", strerror(errno));
-    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur >= need)
-        return;
-    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need)
-        die("%u connections need %u file descriptors; the hard limit is %llu", g.conns, need,
-            (unsigned long long)rl.rlim_max);
-    rl.rlim_cur = need;
-    if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-        die("setrlimit(RLIMIT_NOFILE, %u): %s", need, strerror(errno));
+    if (strncmp(url, "ws://", 5) != 0)
+        bench_die("\"%s\" is not a ws:// URL", url);
+    wsc_target_parse(&g.target, url, url + 5, "80");
 }
 
 /* ---- main ------------------------------------------------------------------------- */
@@ -904,10 +638,10 @@ main(int argc, char **argv)
             g.window = (unsigned)parse_num(optarg, "window", 1, MAX_WINDOW);
             break;
         case 'w':
-            g.tp_warm = parse_secs(optarg, "warm-up");
+            g.tp_warm = bench_parse_secs(optarg, "warm-up", 3600);
             break;
         case 'd':
-            g.tp_dur = parse_secs(optarg, "duration");
+            g.tp_dur = bench_parse_secs(optarg, "duration", 3600);
             break;
         case 'p':
             g.pid = (long)parse_num(optarg, "PID", 1, 1u << 30);
@@ -928,27 +662,26 @@ main(int argc, char **argv)
         return 2;
     }
     parse_url(argv[optind]);
-    raise_nofile(g.conns + 16);
-    srandom((unsigned)now_ns());
+    bench_raise_nofile(g.conns + 16, g.conns);
+    srandom((unsigned)bench_now_ns());
 
-    char stat_path[64];
-    snprintf(stat_path, sizeof stat_path, "/proc/%ld/stat", g.pid);
     g.ep = epoll_create1(EPOLL_CLOEXEC);
     if (g.ep < 0)
-        die("epoll_create1: %s", strerror(errno));
-    g.c = xcalloc(g.conns, sizeof *g.c);
-    g.lat_last = xcalloc(g.lat_n, sizeof(double));
-    g.lat_first = xcalloc(g.lat_n, sizeof(double));
+        bench_die("epoll_create1: %s", strerror(errno));
+    g.c = bench_xcalloc(g.conns, sizeof *g.c);
+    g.lat_last = bench_xcalloc(g.lat_n, sizeof(double));
+    g.lat_first = bench_xcalloc(g.lat_n, sizeof(double));
 
     /* connect: at most MAX_CONNECTING handshakes at once */
-    uint64_t t0 = now_ns(), deadline = t0 + (uint64_t)(CONNECT_TIMEOUT_S * 1e9);
+    uint64_t t0 = bench_now_ns(), deadline = t0 + (uint64_t)(CONNECT_TIMEOUT_S * 1e9);
     while (g.open < g.conns) {
         start_connects();
-        if (now_ns() > deadline)
-            die("only %u of %u connections open after %.0f s", g.open, g.conns, CONNECT_TIMEOUT_S);
+        if (bench_now_ns() > deadline)
+            bench_die("only %u of %u connections open after %.0f s", g.open, g.conns,
+                      CONNECT_TIMEOUT_S);
         poll_once(100);
     }
-    double connect_s = (double)(now_ns() - t0) / 1e9;
+    double connect_s = (double)(bench_now_ns() - t0) / 1e9;
     run_until(all_open, 0);
 
     /* latency: one message at a time */
@@ -957,14 +690,14 @@ main(int argc, char **argv)
         g.lat_phase = true;
         g.lat_first_seq = g.sent + 1 + g.lat_warm;
         uint64_t u0, s0, u1, s1;
-        bool cpu_ok = g.pid && proc_cpu(stat_path, &u0, &s0);
-        double ru0 = ru_secs();
-        uint64_t l0 = now_ns();
+        bool cpu_ok = g.pid && bench_proc_cpu(g.pid, &u0, &s0);
+        double ru0 = bench_self_cpu_secs();
+        uint64_t l0 = bench_now_ns();
         send_message();
         run_until(lat_finished, 0);
-        double secs = (double)(now_ns() - l0) / 1e9;
-        lat_lg_cpu = 100.0 * (ru_secs() - ru0) / secs;
-        if (cpu_ok && proc_cpu(stat_path, &u1, &s1))
+        double secs = (double)(bench_now_ns() - l0) / 1e9;
+        lat_lg_cpu = 100.0 * (bench_self_cpu_secs() - ru0) / secs;
+        if (cpu_ok && bench_proc_cpu(g.pid, &u1, &s1))
             lat_srv_cpu = 100.0 * (double)(u1 + s1 - u0 - s0) / (double)sysconf(_SC_CLK_TCK) / secs;
         g.lat_phase = false;
     }
@@ -978,22 +711,22 @@ main(int argc, char **argv)
         g.sending = true;
         for (unsigned i = 0; i < g.window; i++)
             send_message();
-        run_until(never, now_ns() + (uint64_t)(g.tp_warm * 1e9));
+        run_until(never, bench_now_ns() + (uint64_t)(g.tp_warm * 1e9));
         uint64_t u0 = 0, s0 = 0, u1 = 0, s1 = 0;
-        bool cpu_ok = g.pid && proc_cpu(stat_path, &u0, &s0);
+        bool cpu_ok = g.pid && bench_proc_cpu(g.pid, &u0, &s0);
         if (g.pid)
             nth0 = proc_threads(g.pid, th0, MAX_THREADS);
-        double ru0 = ru_secs();
-        uint64_t d0 = g.deliveries, m0 = g.done, x0 = g.ticks, w0 = now_ns();
+        double ru0 = bench_self_cpu_secs();
+        uint64_t d0 = g.deliveries, m0 = g.done, x0 = g.ticks, w0 = bench_now_ns();
         g.in_window = true;
         run_until(never, w0 + (uint64_t)(g.tp_dur * 1e9));
-        uint64_t w1 = now_ns();
+        uint64_t w1 = bench_now_ns();
         g.in_window = false;
         deliveries = g.deliveries - d0;
         text = g.ticks - x0;
         msgs = g.done - m0;
-        lg_cpu = (ru_secs() - ru0);
-        cpu_ok = cpu_ok && proc_cpu(stat_path, &u1, &s1);
+        lg_cpu = (bench_self_cpu_secs() - ru0);
+        cpu_ok = cpu_ok && bench_proc_cpu(g.pid, &u1, &s1);
         if (g.pid)
             nth1 = proc_threads(g.pid, th1, MAX_THREADS);
         window_s = (double)(w1 - w0) / 1e9;
@@ -1020,7 +753,7 @@ main(int argc, char **argv)
         g.c[i].state = ST_CLOSING;
         send_frame(&g.c[i], 0x8, bye, sizeof bye);
     }
-    run_until(all_closed, now_ns() + (uint64_t)((3.0 + g.conns / 2000.0) * 1e9));
+    run_until(all_closed, bench_now_ns() + (uint64_t)((3.0 + g.conns / 2000.0) * 1e9));
     if (g.closed < g.conns) {
         unsigned no_frame = 0;
         for (unsigned i = 0; i < g.conns; i++)

@@ -39,6 +39,8 @@ set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
+# shellcheck source-path=SCRIPTDIR source=../common/lib.sh
+. "$here/../common/lib.sh"
 
 build="$repo/build"
 conns=""
@@ -58,7 +60,7 @@ while [ $# -gt 0 ]; do
     --workers) workers=${2:?--workers needs a number}; shift ;;
     --quick) quick=1 ;;
     --keep) keep=${2:?--keep needs a directory}; shift ;;
-    -h | --help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) bench_usage "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
     esac
     shift
@@ -76,16 +78,9 @@ lat_warm=$((msgs / 10))
 
 fanout="$build/bench/bcast/fanout"
 bcast="$build/examples/bcast"
-for f in "$fanout" "$bcast"; do
-    if [ ! -x "$f" ]; then
-        echo "run.sh: $f not found; build first:" >&2
-        echo "  meson setup build && ninja -C build   (or --build DIR)" >&2
-        exit 1
-    fi
-done
+bench_need_built "$fanout" "$bcast"
 
-server_cpu=${LAPPS_BENCH_SERVER_CPU:-0}
-client_cpu=${LAPPS_BENCH_CLIENT_CPU:-1}
+bench_pick_cpus "servers and client"
 port0=${LAPPS_BENCH_BCAST_PORT:-5191}
 if [ -n "${LAPPS_BENCH_NODE_DIR:-}" ]; then
     node_dir=$LAPPS_BENCH_NODE_DIR
@@ -93,10 +88,6 @@ elif [ -f "$repo/build-deps/node/node_modules/ws/package.json" ]; then
     node_dir="$repo/build-deps/node"
 else
     node_dir="${TMPDIR:-/tmp}/lapps-bench-node"
-fi
-if [ "$(nproc)" -lt 2 ]; then
-    echo "run.sh: fewer than 2 CPUs: servers and client share one" >&2
-    client_cpu=$server_cpu
 fi
 
 # The servers hold N connections too: the soft limit they inherit must allow that.
@@ -110,11 +101,7 @@ if [ "$(ulimit -Sn)" != unlimited ] && [ "$(ulimit -Sn)" -lt "$need" ]; then
     ulimit -Sn "$need" || exit 1
 fi
 
-if [ -n "$keep" ]; then
-    mkdir -p "$keep" && work=$(cd "$keep" && pwd) || exit 1
-else
-    work=$(mktemp -d "${TMPDIR:-/tmp}/lapps-bcast.XXXXXX") || exit 1
-fi
+bench_make_workdir lapps-bcast
 results="$work/results"
 : >"$results"
 
@@ -123,69 +110,18 @@ results="$work/results"
 names=() # in table order
 declare -A pid url log
 
-cleanup() {
-    local n p
-    for n in "${names[@]}"; do
-        p=${pid[$n]:-}
-        [ -n "$p" ] && kill "$p" 2>/dev/null
-    done
-    for n in "${names[@]}"; do
-        p=${pid[$n]:-}
-        [ -z "$p" ] && continue
-        for _ in $(seq 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-        kill -0 "$p" 2>/dev/null && kill -9 "$p" 2>/dev/null
-        wait "$p" 2>/dev/null
-    done
-    [ -z "$keep" ] && rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP PIPE
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+bench_cleanup_on_exit 30 # 3 s for a server to close its connections before SIGKILL
 
 # start NAME PORT URL COMMAND...
 start() {
     local name=$1 port=$2 u=$3
     shift 3
-    if port_open "$port"; then
-        echo "run.sh: port $port is already in use: skipping $name" >&2
-        return
-    fi
-    log[$name]="$work/$name.log"
-    taskset -c "$server_cpu" "$@" >"${log[$name]}" 2>&1 &
-    local p=$!
-    for _ in $(seq 100); do
-        port_open "$port" && break
-        kill -0 "$p" 2>/dev/null || break
-        sleep 0.1
-    done
-    if ! kill -0 "$p" 2>/dev/null || ! port_open "$port"; then
-        echo "run.sh: $name did not start listening on port $port; skipped. Its log:" >&2
-        tail -5 "${log[$name]}" >&2
-        kill "$p" 2>/dev/null
-        wait "$p" 2>/dev/null
-        return
-    fi
-    names+=("$name")
-    pid[$name]=$p url[$name]=$u
-}
-
-# installs ws@8 into $node_dir if needed; true when node and ws are usable
-node_ws() {
-    command -v node >/dev/null || { echo "run.sh: node not found: node ws skipped" >&2; return 1; }
-    if [ ! -f "$node_dir/node_modules/ws/package.json" ]; then
-        echo "run.sh: installing ws@8 into $node_dir" >&2
-        mkdir -p "$node_dir"
-        timeout 300 npm install --no-save --no-audit --no-fund --prefix "$node_dir" ws@8 >&2 ||
-            echo "run.sh: npm install ws@8 failed" >&2
-    fi
-    [ -f "$node_dir/node_modules/ws/package.json" ] && return 0
-    echo "run.sh: node ws not available: skipped" >&2
-    return 1
+    bench_start_server "$name" "$port" "$@" || return 0
+    url[$name]=$u
 }
 
 start lappsd "$port0" "ws://127.0.0.1:$port0/room" "$bcast" "$port0" "$workers"
-if node_ws; then
+if bench_node_ws; then
     p=$((port0 + 1))
     start node-ws "$p" "ws://127.0.0.1:$p/room" \
         env NODE_PATH="$node_dir/node_modules" node "$repo/bench/peers/ws-bcast.js" "$p"
@@ -210,8 +146,7 @@ for ((r = 1; r <= rounds; r++)); do
     for ((i = 0; i < ns; i++)); do
         name=${names[$(((i + r - 1) % ns))]} # rotate the order from round to round
         run=$((run + 1))
-        if ! kill -0 "${pid[$name]}" 2>/dev/null; then
-            echo "run.sh: $name (PID ${pid[$name]}) has exited; see ${log[$name]}" >&2
+        if ! bench_server_alive "$name"; then
             echo "$name $r FAIL" >>"$results"
             failed=1
             continue
@@ -231,17 +166,14 @@ for ((r = 1; r <= rounds; r++)); do
             printf '[%d/%d] round %d %-8s FAILED (rc %d):\n' "$run" "$nruns" "$r" "$name" "$rc" >&2
             tail -12 "$work/err" | sed 's/^/    /' >&2
         fi
-        grep -h '^fanout: note' "$work/err" | sed "s/^/    $name: /" >&2
+        bench_show_notes fanout "$name" "$work/err"
     done
 done
 loadavg1=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- table ------------------------------------------------------------------------------
 
-versions="kernel $(uname -r), USER_HZ $(getconf CLK_TCK)"
-command -v node >/dev/null && [ -f "$node_dir/node_modules/ws/package.json" ] &&
-    versions="$versions, node $(node --version), ws $(sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' \
-        "$node_dir/node_modules/ws/package.json")"
+versions="$(bench_system_versions)$(bench_node_versions)"
 
 echo
 echo "Broadcast fan-out, $(date -u '+%Y-%m-%d %H:%M UTC'): $conns subscribers, median of $rounds" \
@@ -251,19 +183,7 @@ echo "servers on CPU $server_cpu (lappsd: examples/bcast, $workers workers; node
     "CPU $client_cpu; latency: $msgs messages one at a time; throughput: $window in flight, ${dur} s" \
     "window"
 echo
-awk -v order="${names[*]}" '
-function median(list,    a, n, i, j, t) {
-    n = split(list, a, " ")
-    if (n == 0) return ""
-    for (i = 2; i <= n; i++) {          # insertion sort, numeric
-        t = a[i] + 0
-        for (j = i - 1; j >= 1 && a[j] + 0 > t; j--) a[j + 1] = a[j]
-        a[j + 1] = t
-    }
-    if (n % 2) return a[(n + 1) / 2]
-    return (a[n / 2] + a[n / 2 + 1]) / 2
-}
-function add(key, v) { vals[key] = (key in vals) ? vals[key] " " v : v }
+awk -v order="${names[*]}" "$BENCH_AWK_MEDIAN"'
 {
     if ($3 == "FAIL") { fails[$1]++; next }
     line = $0

@@ -42,9 +42,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <netdb.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -52,19 +50,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/epoll.h>
-#include <sys/random.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
-#include <openssl/evp.h>
 #include <openssl/ssl.h>
 
-#define WS_GUID        "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+#include "benchutil.h"
+#include "wsclient.h"
+
 #define RBUF_SIZE      (256u << 10)
 #define MAX_CONNECTING 128 /* handshakes in progress at once: stays below any backlog */
 #define RAMP_TIMEOUT   60.0
@@ -111,10 +107,7 @@ struct conn {
     size_t out_off;
     size_t out_len;
     size_t out_cap;
-    /* handshake */
-    char *hs;
-    size_t hs_len;
-    char accept[32];
+    struct wsc_handshake hs; /* ST_HANDSHAKE only */
 };
 
 struct counters {
@@ -137,15 +130,11 @@ static struct {
     bool tls;
     bool lapps;               /* --lapps: CBOR requests, CBOR responses */
     const char *ciphersuites; /* --tls-ciphersuites */
-    char host[256];
-    char port[16];
-    char path[1024];
+    struct wsc_target target;
     /* state */
     int ep;
     SSL_CTX *ssl_ctx;
     char tls_desc[96]; /* protocol/cipher of the first TLS connection */
-    struct sockaddr_storage addr;
-    socklen_t addrlen;
     struct conn *c;
     uint64_t *ts;
     uint8_t *pat;
@@ -176,17 +165,7 @@ static struct {
     unsigned abrupt;     /* connections that ended without a clean close */
 } g;
 
-__attribute__((format(printf, 1, 2), noreturn)) static void
-die(const char *fmt, ...)
-{
-    va_list ap;
-    fputs("loadgen: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    exit(1);
-}
+const char bench_progname[] = "loadgen";
 
 __attribute__((format(printf, 2, 3), noreturn)) static void
 conn_die(const struct conn *c, const char *fmt, ...)
@@ -199,23 +178,6 @@ conn_die(const struct conn *c, const char *fmt, ...)
     va_end(ap);
     fputc('\n', stderr);
     exit(1);
-}
-
-static uint64_t
-now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void *
-xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    if (!p)
-        die("out of memory (%zu bytes)", n);
-    return p;
 }
 
 static uint32_t
@@ -269,72 +231,7 @@ hist_quantile(double q)
     return hist_value(HIST_BUCKETS - 1);
 }
 
-/* ---- base64 and the accept key ---------------------------------------------------- */
-
-static void
-base64(const uint8_t *in, size_t n, char *out)
-{
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t i = 0;
-    for (; i + 3 <= n; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-        *out++ = tab[v >> 18];
-        *out++ = tab[(v >> 12) & 63];
-        *out++ = tab[(v >> 6) & 63];
-        *out++ = tab[v & 63];
-    }
-    if (n - i == 1) {
-        uint32_t v = (uint32_t)in[i] << 16;
-        *out++ = tab[v >> 18];
-        *out++ = tab[(v >> 12) & 63];
-        *out++ = '=';
-        *out++ = '=';
-    } else if (n - i == 2) {
-        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
-        *out++ = tab[v >> 18];
-        *out++ = tab[(v >> 12) & 63];
-        *out++ = tab[(v >> 6) & 63];
-        *out++ = '=';
-    }
-    *out = '\0';
-}
-
-static void
-accept_key(const char *key, char out[32])
-{
-    char buf[64];
-    uint8_t md[EVP_MAX_MD_SIZE];
-    unsigned mdlen = 0;
-    int n = snprintf(buf, sizeof buf, "%s%s", key, WS_GUID);
-    if (!EVP_Digest(buf, (size_t)n, md, &mdlen, EVP_sha1(), NULL) || mdlen != 20)
-        die("SHA-1 failed");
-    base64(md, 20, out);
-}
-
 /* ---- /proc ------------------------------------------------------------------------ */
-
-static bool
-proc_cpu(long pid, uint64_t *utime, uint64_t *stime)
-{
-    char path[64], buf[4096];
-    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return false;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')'); /* the command name may contain anything */
-    if (!p)
-        return false;
-    unsigned long long u, s;
-    /* fields 3..13 skipped, 14 = utime, 15 = stime */
-    if (sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &u, &s) != 2)
-        return false;
-    *utime = u;
-    *stime = s;
-    return true;
-}
 
 static long
 proc_rss_kb(long pid)
@@ -367,23 +264,6 @@ msg_bytes(const struct conn *c, uint64_t seq)
     return g.pat + msg_shift(c, seq);
 }
 
-static void
-mask_copy(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t key[4])
-{
-    uint32_t k32;
-    memcpy(&k32, key, 4);
-    uint64_t k64 = (uint64_t)k32 << 32 | k32;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t v;
-        memcpy(&v, src + i, 8);
-        v ^= k64;
-        memcpy(dst + i, &v, 8);
-    }
-    for (; i < n; i++)
-        dst[i] = src[i] ^ key[i & 3];
-}
-
 /* ---- sending ---------------------------------------------------------------------- */
 
 static void
@@ -393,7 +273,7 @@ set_events(struct conn *c, bool want_out)
         return;
     struct epoll_event ev = {.events = EPOLLIN | (want_out ? EPOLLOUT : 0), .data.ptr = c};
     if (epoll_ctl(g.ep, EPOLL_CTL_MOD, c->fd, &ev) < 0)
-        die("epoll_ctl: %s", strerror(errno));
+        bench_die("epoll_ctl: %s", strerror(errno));
     c->want_out = want_out;
 }
 
@@ -443,7 +323,7 @@ tls_init(void)
 {
     g.ssl_ctx = SSL_CTX_new(TLS_client_method());
     if (!g.ssl_ctx)
-        die("SSL_CTX_new failed");
+        bench_die("SSL_CTX_new failed");
     SSL_CTX_set_min_proto_version(g.ssl_ctx, TLS1_2_VERSION);
     /* A benchmark: the server's certificate is not verified (self-signed is fine). */
     SSL_CTX_set_verify(g.ssl_ctx, SSL_VERIFY_NONE, NULL);
@@ -459,7 +339,7 @@ tls_init(void)
      * per wakeup instead of two per record */
     SSL_CTX_set_read_ahead(g.ssl_ctx, 1);
     if (g.ciphersuites && !SSL_CTX_set_ciphersuites(g.ssl_ctx, g.ciphersuites))
-        die("bad TLS 1.3 ciphersuites \"%s\"", g.ciphersuites);
+        bench_die("bad TLS 1.3 ciphersuites \"%s\"", g.ciphersuites);
 }
 
 static void
@@ -479,7 +359,7 @@ out_append(struct conn *c, const uint8_t *p, size_t n)
                 cap *= 2;
             c->out = realloc(c->out, cap);
             if (!c->out)
-                die("out of memory");
+                bench_die("out of memory");
             c->out_cap = cap;
         }
     }
@@ -540,27 +420,6 @@ conn_flush(struct conn *c)
         shutdown(c->fd, SHUT_WR);
 }
 
-/* inlined: the send loop's speed must not depend on how many callers there are */
-static inline __attribute__((always_inline)) size_t
-put_header(uint8_t *p, uint8_t b0, uint64_t len, const uint8_t key[4])
-{
-    size_t h = 0;
-    p[h++] = b0;
-    if (len < 126) {
-        p[h++] = 0x80 | (uint8_t)len;
-    } else if (len <= 0xffff) {
-        p[h++] = 0x80 | 126;
-        p[h++] = (uint8_t)(len >> 8);
-        p[h++] = (uint8_t)len;
-    } else {
-        p[h++] = 0x80 | 127;
-        for (int i = 7; i >= 0; i--)
-            p[h++] = (uint8_t)(len >> (8 * i));
-    }
-    memcpy(p + h, key, 4);
-    return h + 4;
-}
-
 /* --lapps: the next n requests of c in one send(). */
 static __attribute__((noinline)) void
 send_lapps(struct conn *c, unsigned n, uint64_t now)
@@ -570,16 +429,16 @@ send_lapps(struct conn *c, unsigned n, uint64_t now)
         uint32_t r = xorshift32(&c->rng);
         uint8_t key[4];
         memcpy(key, &r, 4);
-        p += put_header(p, 0x82, g.req_len, key);
+        p += wsc_frame_header(p, 0x82, g.req_len, key);
         if (g.lreq) { /* prebuilt: one mask pass */
-            mask_copy(p, g.lreq + msg_shift(c, c->sent) * g.req_len, g.req_len, key);
+            wsc_mask_copy(p, g.lreq + msg_shift(c, c->sent) * g.req_len, g.req_len, key);
         } else { /* large payloads: CBOR head and slice masked apart */
             uint8_t key2[4];
             size_t pre = g.req_pre_len;
-            mask_copy(p, g.req_pre, pre, key);
+            wsc_mask_copy(p, g.req_pre, pre, key);
             for (unsigned j = 0; j < 4; j++) /* the mask goes on where the head ended */
                 key2[j] = key[(pre + j) & 3];
-            mask_copy(p + pre, msg_bytes(c, c->sent), g.size, key2);
+            wsc_mask_copy(p + pre, msg_bytes(c, c->sent), g.size, key2);
         }
         p += g.req_len;
         c->ts[c->sent % g.inflight] = now;
@@ -606,8 +465,8 @@ send_msgs(struct conn *c, unsigned n, uint64_t now)
             uint32_t r = xorshift32(&c->rng);
             uint8_t key[4];
             memcpy(key, &r, 4);
-            p += put_header(p, 0x82, g.size, key);
-            mask_copy(p, src, g.size, key);
+            p += wsc_frame_header(p, 0x82, g.size, key);
+            wsc_mask_copy(p, src, g.size, key);
             p += g.size;
         }
         c->ts[c->sent % g.inflight] = now;
@@ -625,8 +484,8 @@ send_pong(struct conn *c)
     uint32_t r = xorshift32(&c->rng);
     uint8_t key[4];
     memcpy(key, &r, 4);
-    size_t h = put_header(frame, 0x8A, c->ctl_len, key);
-    mask_copy(frame + h, c->ctl, c->ctl_len, key);
+    size_t h = wsc_frame_header(frame, 0x8A, c->ctl_len, key);
+    wsc_mask_copy(frame + h, c->ctl, c->ctl_len, key);
     conn_write(c, frame, h + c->ctl_len);
 }
 
@@ -645,7 +504,7 @@ start_close(struct conn *c)
     uint8_t frame[8], key[4];
     uint32_t r = xorshift32(&c->rng);
     memcpy(key, &r, 4);
-    size_t h = put_header(frame, 0x88, 2, key);
+    size_t h = wsc_frame_header(frame, 0x88, 2, key);
     frame[h] = 0x03 ^ key[0]; /* 1000 */
     frame[h + 1] = 0xE8 ^ key[1];
     conn_write(c, frame, h + 2);
@@ -772,8 +631,8 @@ lapps_init(void)
     g.req_len = g.req_pre_len + g.size;
     if (g.size > LAPPS_PREBUILT)
         return;
-    g.lreq = xmalloc(PAT_SHIFTS * g.req_len);
-    g.lresp = xmalloc(PAT_SHIFTS * g.msg_len);
+    g.lreq = bench_xmalloc(PAT_SHIFTS * g.req_len);
+    g.lresp = bench_xmalloc(PAT_SHIFTS * g.msg_len);
     for (size_t sh = 0; sh < PAT_SHIFTS; sh++) {
         uint8_t *q = g.lreq + sh * g.req_len;
         memcpy(q, g.req_pre, g.req_pre_len);
@@ -1014,88 +873,10 @@ process_ws(struct conn *c, const uint8_t *p, size_t n, uint64_t now)
 static void
 start_handshake(struct conn *c)
 {
-    uint8_t raw[16];
-    char key[32], req[2048];
-    if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
-        die("getrandom: %s", strerror(errno));
-    base64(raw, sizeof raw, key);
-    accept_key(key, c->accept);
-    int n = snprintf(req, sizeof req,
-                     "GET %s HTTP/1.1\r\n"
-                     "Host: %s:%s\r\n"
-                     "Upgrade: websocket\r\n"
-                     "Connection: Upgrade\r\n"
-                     "Sec-WebSocket-Key: %s\r\n"
-                     "Sec-WebSocket-Version: 13\r\n"
-                     "\r\n",
-                     g.path, g.host, g.port, key);
-    c->hs = xmalloc(HS_MAX);
-    c->hs_len = 0;
+    char req[2048];
+    size_t n = wsc_handshake_start(&c->hs, &g.target, HS_MAX, req, sizeof req);
     c->state = ST_HANDSHAKE;
-    conn_write(c, (const uint8_t *)req, (size_t)n);
-}
-
-static bool
-token_in_list(const char *list, const char *tok)
-{
-    size_t tl = strlen(tok);
-    const char *p = list;
-    while (*p) {
-        while (*p == ' ' || *p == '\t' || *p == ',')
-            p++;
-        const char *e = p;
-        while (*e && *e != ',')
-            e++;
-        const char *t = e;
-        while (t > p && (t[-1] == ' ' || t[-1] == '\t'))
-            t--;
-        if ((size_t)(t - p) == tl && strncasecmp(p, tok, tl) == 0)
-            return true;
-        p = e;
-    }
-    return false;
-}
-
-/* Checks the response head (NUL-terminated, without the blank line). */
-static void
-check_response(struct conn *c, char *head)
-{
-    char *save = NULL;
-    char *line = strtok_r(head, "\r\n", &save);
-    if (!line || strncmp(line, "HTTP/1.1 101", 12) != 0 || (line[12] != ' ' && line[12]))
-        conn_die(c, "handshake refused: \"%s\"", line ? line : "");
-    bool upgrade = false, connection = false, accept = false;
-    while ((line = strtok_r(NULL, "\r\n", &save))) {
-        char *colon = strchr(line, ':');
-        if (!colon)
-            conn_die(c, "malformed header line \"%s\"", line);
-        *colon = '\0';
-        char *v = colon + 1;
-        while (*v == ' ' || *v == '\t')
-            v++;
-        char *end = v + strlen(v);
-        while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
-            *--end = '\0';
-        if (strcasecmp(line, "Upgrade") == 0) {
-            upgrade = strcasecmp(v, "websocket") == 0;
-        } else if (strcasecmp(line, "Connection") == 0) {
-            connection = token_in_list(v, "upgrade");
-        } else if (strcasecmp(line, "Sec-WebSocket-Accept") == 0) {
-            if (strcmp(v, c->accept) != 0)
-                conn_die(c, "Sec-WebSocket-Accept is \"%s\", expected \"%s\"", v, c->accept);
-            accept = true;
-        } else if (strcasecmp(line, "Sec-WebSocket-Extensions") == 0) {
-            conn_die(c, "server selected extensions \"%s\" that were not offered", v);
-        } else if (strcasecmp(line, "Sec-WebSocket-Protocol") == 0) {
-            conn_die(c, "server selected subprotocol \"%s\" that was not offered", v);
-        }
-    }
-    if (!upgrade)
-        conn_die(c, "101 response without \"Upgrade: websocket\"");
-    if (!connection)
-        conn_die(c, "101 response without \"Connection: Upgrade\"");
-    if (!accept)
-        conn_die(c, "101 response without Sec-WebSocket-Accept");
+    conn_write(c, (const uint8_t *)req, n);
 }
 
 static void conn_ready(struct conn *c);
@@ -1103,29 +884,17 @@ static void conn_ready(struct conn *c);
 static void
 process_handshake(struct conn *c, const uint8_t *p, size_t n, uint64_t now)
 {
-    if (c->hs_len + n >= HS_MAX)
-        conn_die(c, "handshake response longer than %d bytes", HS_MAX);
-    memcpy(c->hs + c->hs_len, p, n);
-    c->hs_len += n;
-    c->hs[c->hs_len] = '\0';
-    char *end = strstr(c->hs, "\r\n\r\n");
-    if (!end) {
-        if (memchr(c->hs, '\0', c->hs_len))
-            conn_die(c, "NUL byte in the handshake response");
+    char err[HS_MAX + 128];
+    size_t head_len;
+    int rv = wsc_handshake_feed(&c->hs, p, n, &head_len, err, sizeof err);
+    if (rv == WSC_HS_FAILED)
+        conn_die(c, "%s", err);
+    if (rv == WSC_HS_AGAIN)
         return;
-    }
-    size_t head_len = (size_t)(end - c->hs) + 4;
-    size_t rest = c->hs_len - head_len;
-    end[2] = '\0';
-    check_response(c, c->hs);
-    /* bytes after the head already belong to the frame stream */
-    uint8_t tail[HS_MAX];
-    memcpy(tail, c->hs + head_len, rest);
-    free(c->hs);
-    c->hs = NULL;
     conn_ready(c);
-    if (rest)
-        process_ws(c, tail, rest, now);
+    if (c->hs.len > head_len) /* bytes after the head already belong to the frame stream */
+        process_ws(c, (const uint8_t *)c->hs.buf + head_len, c->hs.len - head_len, now);
+    wsc_handshake_free(&c->hs);
 }
 
 /* ---- connections ------------------------------------------------------------------ */
@@ -1148,18 +917,9 @@ start_connects(void)
         c->rng = 0x9E3779B9u ^ (c->id * 2654435761u);
         if (c->rng == 0)
             c->rng = 1;
-        c->fd = socket(g.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (c->fd < 0)
-            die("socket (connection %u): %s", c->id, strerror(errno));
-        int one = 1;
-        setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        if (connect(c->fd, (struct sockaddr *)&g.addr, g.addrlen) < 0 && errno != EINPROGRESS)
-            die("connect to %s:%s: %s", g.host, g.port, strerror(errno));
+        c->fd = wsc_connect_start(&g.target, c->id, g.ep, c);
         c->state = ST_CONNECTING;
         c->want_out = true;
-        struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = c};
-        if (epoll_ctl(g.ep, EPOLL_CTL_ADD, c->fd, &ev) < 0)
-            die("epoll_ctl: %s", strerror(errno));
         g.connecting++;
     }
 }
@@ -1189,27 +949,19 @@ tls_handshake(struct conn *c)
 static void
 on_connected(struct conn *c)
 {
-    int err = 0;
-    socklen_t len = sizeof err;
-    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-        err = errno;
-    if (err)
-        die("connect to %s:%s (connection %u): %s", g.host, g.port, c->id, strerror(err));
-    /* registered for EPOLLOUT only while connecting: from now on EPOLLIN */
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
-    if (epoll_ctl(g.ep, EPOLL_CTL_MOD, c->fd, &ev) < 0)
-        die("epoll_ctl: %s", strerror(errno));
+    wsc_connect_finish(&g.target, c->id, c->fd, g.ep, c);
     c->want_out = false;
     if (g.raw) {
         conn_ready(c);
     } else if (g.tls) {
         c->ssl = SSL_new(g.ssl_ctx);
         if (!c->ssl || !SSL_set_fd(c->ssl, c->fd))
-            die("SSL_new failed (connection %u)", c->id);
+            bench_die("SSL_new failed (connection %u)", c->id);
         SSL_set_connect_state(c->ssl);
         struct in6_addr a6;
-        if (inet_pton(AF_INET, g.host, &a6) != 1 && inet_pton(AF_INET6, g.host, &a6) != 1)
-            SSL_set_tlsext_host_name(c->ssl, g.host); /* SNI: names only, never addresses */
+        if (inet_pton(AF_INET, g.target.host, &a6) != 1 &&
+            inet_pton(AF_INET6, g.target.host, &a6) != 1)
+            SSL_set_tlsext_host_name(c->ssl, g.target.host); /* SNI: names only, never addresses */
         c->state = ST_TLS;
         tls_handshake(c);
     } else {
@@ -1279,7 +1031,7 @@ tls_read(struct conn *c, uint64_t now)
 static void
 on_event(struct conn *c, uint32_t events)
 {
-    uint64_t now = now_ns();
+    uint64_t now = bench_now_ns();
     if (c->closed)
         return;
     if (c->state == ST_CONNECTING) {
@@ -1351,28 +1103,9 @@ usage(FILE *f)
 static unsigned long long
 parse_num(const char *s, const char *what, bool suffix)
 {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (suffix && (*end == 'k' || *end == 'K')) {
-        v <<= 10;
-        end++;
-    } else if (suffix && (*end == 'm' || *end == 'M')) {
-        v <<= 20;
-        end++;
-    }
-    if (errno || end == s || *end || s[0] == '-')
-        die("bad %s \"%s\"", what, s);
-    return v;
-}
-
-static double
-parse_secs(const char *s, const char *what)
-{
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || *end || !(v >= 0) || v > 86400)
-        die("bad %s \"%s\"", what, s);
+    unsigned long long v;
+    if (!bench_parse_uint(s, suffix, &v))
+        bench_die("bad %s \"%s\"", what, s);
     return v;
 }
 
@@ -1389,68 +1122,15 @@ parse_url(const char *url)
     else if (strncmp(p, "tcp://", 6) == 0)
         p += 6;
     else if (strstr(p, "://"))
-        die("unsupported URL scheme in \"%s\" (ws:// or wss://)", url);
+        bench_die("unsupported URL scheme in \"%s\" (ws:// or wss://)", url);
     if (g.tls && g.raw)
-        die("--raw is plain TCP: no wss:// URL");
+        bench_die("--raw is plain TCP: no wss:// URL");
     if (!ws && !g.tls && !g.raw)
-        die("\"%s\" is not a ws:// or wss:// URL (use --raw for plain TCP)", url);
-    const char *hend = p + strcspn(p, ":/");
-    if (*p == '[') { /* [v6]:port */
-        const char *rb = strchr(p, ']');
-        if (!rb)
-            die("bad URL \"%s\"", url);
-        snprintf(g.host, sizeof g.host, "%.*s", (int)(rb - p - 1), p + 1);
-        hend = rb + 1;
-    } else {
-        snprintf(g.host, sizeof g.host, "%.*s", (int)(hend - p), p);
-    }
-    p = hend;
-    if (*p == ':') {
-        p++;
-        size_t n = strcspn(p, "/");
-        snprintf(g.port, sizeof g.port, "%.*s", (int)n, p);
-        p += n;
-    } else {
-        snprintf(g.port, sizeof g.port, g.tls ? "443" : "80");
-    }
-    snprintf(g.path, sizeof g.path, "%s", *p ? p : "/");
-    if (!g.host[0] || !g.port[0])
-        die("bad URL \"%s\"", url);
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai;
-    int rc = getaddrinfo(g.host, g.port, &hints, &ai);
-    if (rc)
-        die("%s:%s: %s", g.host, g.port, gai_strerror(rc));
-    memcpy(&g.addr, ai->ai_addr, ai->ai_addrlen);
-    g.addrlen = ai->ai_addrlen;
-    freeaddrinfo(ai);
-}
-
-static void
-raise_nofile(unsigned need)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-        die("getrlimit: %s", strerror(errno));
-    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur >= need)
-        return;
-    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need)
-        die("%u connections need %u file descriptors; the hard limit is %llu", g.conns, need,
-            (unsigned long long)rl.rlim_max);
-    rl.rlim_cur = need;
-    if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-        die("setrlimit(RLIMIT_NOFILE, %u): %s", need, strerror(errno));
+        bench_die("\"%s\" is not a ws:// or wss:// URL (use --raw for plain TCP)", url);
+    wsc_target_parse(&g.target, url, p, g.tls ? "443" : "80");
 }
 
 /* ---- main ------------------------------------------------------------------------- */
-
-static double
-ru_secs(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
-           ru.ru_stime.tv_usec / 1e6;
-}
 
 static void
 report_idle(long rss0, long rss1)
@@ -1504,10 +1184,10 @@ main(int argc, char **argv)
             g.size = (size_t)parse_num(optarg, "payload size", true);
             break;
         case 'd':
-            g.duration = parse_secs(optarg, "duration");
+            g.duration = bench_parse_secs(optarg, "duration", 86400);
             break;
         case 'w':
-            g.warmup = parse_secs(optarg, "warm-up");
+            g.warmup = bench_parse_secs(optarg, "warm-up", 86400);
             break;
         case 'p':
             g.pid = (long)parse_num(optarg, "PID", false);
@@ -1544,37 +1224,37 @@ main(int argc, char **argv)
     if (g.warmup < 0)
         g.warmup = g.idle ? 3 : 2;
     if (g.conns < 1 || g.conns > 1000000)
-        die("connection count must be 1..1000000");
+        bench_die("connection count must be 1..1000000");
     if (g.inflight < 1 || g.inflight > 4096)
-        die("in-flight count must be 1..4096");
+        bench_die("in-flight count must be 1..4096");
     if (g.size < 1 || g.size > (256u << 20))
-        die("payload size must be 1 B..256 MiB");
+        bench_die("payload size must be 1 B..256 MiB");
     if (!g.idle && g.duration <= 0)
-        die("the measured window (-d) must be longer than 0 s");
+        bench_die("the measured window (-d) must be longer than 0 s");
     if (g.idle && g.pid == 0)
-        die("--idle needs the server's PID (-p)");
+        bench_die("--idle needs the server's PID (-p)");
     if (g.lapps && g.raw)
-        die("--lapps speaks WebSocket: not with --raw");
+        bench_die("--lapps speaks WebSocket: not with --raw");
     parse_url(argv[optind]);
     if (g.tls)
         tls_init();
     signal(SIGPIPE, SIG_IGN);
-    raise_nofile(g.conns + 32);
+    bench_raise_nofile(g.conns + 32, g.conns);
 
     uint64_t u0 = 0, s0 = 0, u1 = 0, s1 = 0;
-    if (g.pid && !proc_cpu(g.pid, &u0, &s0))
-        die("cannot read /proc/%ld/stat: is the server running?", g.pid);
+    if (g.pid && !bench_proc_cpu(g.pid, &u0, &s0))
+        bench_die("cannot read /proc/%ld/stat: is the server running?", g.pid);
 
     g.ep = epoll_create1(EPOLL_CLOEXEC);
     if (g.ep < 0)
-        die("epoll_create1: %s", strerror(errno));
+        bench_die("epoll_create1: %s", strerror(errno));
     g.c = calloc(g.conns, sizeof *g.c);
     g.ts = calloc((size_t)g.conns * g.inflight, sizeof *g.ts);
-    g.pat = xmalloc(g.size + PAT_SHIFTS);
-    g.scratch = xmalloc((size_t)g.inflight * (g.size + 14 + sizeof g.req_pre));
-    g.rbuf = xmalloc(RBUF_SIZE);
+    g.pat = bench_xmalloc(g.size + PAT_SHIFTS);
+    g.scratch = bench_xmalloc((size_t)g.inflight * (g.size + 14 + sizeof g.req_pre));
+    g.rbuf = bench_xmalloc(RBUF_SIZE);
     if (!g.c || !g.ts)
-        die("out of memory");
+        bench_die("out of memory");
     uint32_t seed = 0x2545F491u;
     for (size_t i = 0; i < g.size + PAT_SHIFTS; i++)
         g.pat[i] = (uint8_t)(xorshift32(&seed) >> 24);
@@ -1584,16 +1264,16 @@ main(int argc, char **argv)
 
     long rss0 = g.idle ? proc_rss_kb(g.pid) : 0, rss1 = 0;
     if (g.idle && rss0 < 0)
-        die("cannot read VmRSS of PID %ld", g.pid);
+        bench_die("cannot read VmRSS of PID %ld", g.pid);
 
     double close_timeout = CLOSE_TIMEOUT + g.conns / 2000.0;
     struct epoll_event evs[MAX_EVENTS];
     struct counters c0 = {0}, c1 = {0};
     double cpu0 = 0, cpu1 = 0;
-    uint64_t t_start = now_ns(), t_phase = t_start, t_m0 = 0, t_m1 = 0;
+    uint64_t t_start = bench_now_ns(), t_phase = t_start, t_m0 = 0, t_m1 = 0;
     g.phase = PH_RAMP;
     while (g.phase != PH_DONE) {
-        uint64_t now = now_ns();
+        uint64_t now = bench_now_ns();
         double in_phase = (double)(now - t_phase) / 1e9;
         double wait_s = 0.1;
         switch (g.phase) {
@@ -1610,22 +1290,22 @@ main(int argc, char **argv)
                 continue;
             }
             if ((double)(now - t_start) / 1e9 > RAMP_TIMEOUT)
-                die("only %u of %u connections established after %.0f s", g.open, g.conns,
-                    RAMP_TIMEOUT);
+                bench_die("only %u of %u connections established after %.0f s", g.open, g.conns,
+                          RAMP_TIMEOUT);
             break;
         case PH_WARM:
             if (in_phase >= g.warmup) {
                 if (g.idle) {
                     rss1 = proc_rss_kb(g.pid);
                     if (rss1 < 0)
-                        die("cannot read VmRSS of PID %ld: did the server exit?", g.pid);
+                        bench_die("cannot read VmRSS of PID %ld: did the server exit?", g.pid);
                     report_idle(rss0, rss1);
                     g.phase = PH_HOLD;
                 } else {
-                    if (g.pid && !proc_cpu(g.pid, &u0, &s0))
-                        die("cannot read /proc/%ld/stat: did the server exit?", g.pid);
+                    if (g.pid && !bench_proc_cpu(g.pid, &u0, &s0))
+                        bench_die("cannot read /proc/%ld/stat: did the server exit?", g.pid);
                     c0 = g.cnt;
-                    cpu0 = ru_secs();
+                    cpu0 = bench_self_cpu_secs();
                     memset(g.hist, 0, sizeof g.hist);
                     g.hist_n = 0;
                     g.phase = PH_MEASURE;
@@ -1638,10 +1318,10 @@ main(int argc, char **argv)
             break;
         case PH_MEASURE:
             if (in_phase >= g.duration) {
-                if (g.pid && !proc_cpu(g.pid, &u1, &s1))
-                    die("cannot read /proc/%ld/stat: did the server exit?", g.pid);
+                if (g.pid && !bench_proc_cpu(g.pid, &u1, &s1))
+                    bench_die("cannot read /proc/%ld/stat: did the server exit?", g.pid);
                 c1 = g.cnt;
-                cpu1 = ru_secs();
+                cpu1 = bench_self_cpu_secs();
                 t_m1 = now;
                 /* the messages in flight drain at about the measured rate */
                 double rate = (double)(c1.msgs - c0.msgs) / ((double)(t_m1 - t_m0) / 1e9);
@@ -1680,7 +1360,7 @@ main(int argc, char **argv)
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            die("epoll_wait: %s", strerror(errno));
+            bench_die("epoll_wait: %s", strerror(errno));
         }
         for (int i = 0; i < n; i++)
             on_event(evs[i].data.ptr, evs[i].events);
@@ -1701,7 +1381,7 @@ main(int argc, char **argv)
     double win = (double)(t_m1 - t_m0) / 1e9;
     uint64_t msgs = c1.msgs - c0.msgs;
     if (msgs == 0)
-        die("no echo completed in the %.2f s window", win);
+        bench_die("no echo completed in the %.2f s window", win);
     double rate = (double)msgs / win;
     double tx = (double)(c1.bytes_out - c0.bytes_out) / win / 1e6;
     double rx = (double)(c1.bytes_in - c0.bytes_in) / win / 1e6;

@@ -49,6 +49,8 @@ set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
+# shellcheck source-path=SCRIPTDIR source=../common/lib.sh
+. "$here/../common/lib.sh"
 
 quick=0
 tls=0
@@ -68,7 +70,7 @@ while [ $# -gt 0 ]; do
     --build) build=${2:?--build needs a directory}; shift ;;
     --rounds) rounds=${2:?--rounds needs a number}; shift ;;
     --keep) keep=${2:?--keep needs a directory}; shift ;;
-    -h | --help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) bench_usage "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
     esac
     shift
@@ -103,26 +105,13 @@ fi
 case "$rounds" in '' | *[!0-9]* | 0) echo "run.sh: bad --rounds '$rounds'" >&2; exit 2 ;; esac
 
 loadgen="$build/bench/echo/loadgen"
-if [ ! -x "$loadgen" ]; then
-    echo "run.sh: $loadgen not found; build first:" >&2
-    echo "  meson setup build && ninja -C build   (or --build DIR)" >&2
-    exit 1
-fi
+bench_need_built "$loadgen"
 
-server_cpu=${LAPPS_BENCH_SERVER_CPU:-0}
-client_cpu=${LAPPS_BENCH_CLIENT_CPU:-1}
+bench_pick_cpus "server and load generator"
 port0=${LAPPS_BENCH_PORT:-5091}
 node_dir=${LAPPS_BENCH_NODE_DIR:-${TMPDIR:-/tmp}/lapps-bench-node}
-if [ "$(nproc)" -lt 2 ]; then
-    echo "run.sh: fewer than 2 CPUs: server and load generator share one" >&2
-    client_cpu=$server_cpu
-fi
 
-if [ -n "$keep" ]; then
-    mkdir -p "$keep" && work=$(cd "$keep" && pwd) || exit 1
-else
-    work=$(mktemp -d "${TMPDIR:-/tmp}/lapps-echo.XXXXXX") || exit 1
-fi
+bench_make_workdir lapps-echo
 results="$work/results"
 : >"$results"
 
@@ -132,51 +121,14 @@ names=()   # server names, in table order
 declare -A pid url mode log dead
 declare -A ref # the server a row's 'x tcp' / 'x plain' ratio is taken against
 
-cleanup() {
-    local n p
-    for n in "${names[@]}"; do
-        p=${pid[$n]:-}
-        [ -n "$p" ] && kill "$p" 2>/dev/null
-    done
-    for n in "${names[@]}"; do
-        p=${pid[$n]:-}
-        [ -z "$p" ] && continue
-        for _ in $(seq 20); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-        kill -0 "$p" 2>/dev/null && kill -9 "$p" 2>/dev/null
-        wait "$p" 2>/dev/null
-    done
-    [ -z "$keep" ] && rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP PIPE
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+bench_cleanup_on_exit 20 # 2 s for a server to close its connections before SIGKILL
 
 # start NAME PORT MODE URL COMMAND...
 start() {
     local name=$1 port=$2 m=$3 u=$4
     shift 4
-    if port_open "$port"; then
-        echo "run.sh: port $port is already in use: skipping $name" >&2
-        return
-    fi
-    log[$name]="$work/$name.log"
-    taskset -c "$server_cpu" "$@" >"${log[$name]}" 2>&1 &
-    local p=$!
-    for _ in $(seq 100); do
-        port_open "$port" && break
-        kill -0 "$p" 2>/dev/null || break
-        sleep 0.1
-    done
-    if ! kill -0 "$p" 2>/dev/null || ! port_open "$port"; then
-        echo "run.sh: $name did not start listening on port $port; skipped. Its log:" >&2
-        tail -5 "${log[$name]}" >&2
-        kill "$p" 2>/dev/null
-        wait "$p" 2>/dev/null
-        return
-    fi
-    names+=("$name")
-    pid[$name]=$p mode[$name]=$m url[$name]=$u dead[$name]=""
+    bench_start_server "$name" "$port" "$@" || return 0
+    mode[$name]=$m url[$name]=$u dead[$name]=""
 }
 
 # also NAME MODE URL OF: another row measured on server OF's process (another service of it)
@@ -185,20 +137,6 @@ also() {
     [ -z "${pid[$of]:-}" ] && return
     names+=("$name")
     pid[$name]=${pid[$of]} mode[$name]=$m url[$name]=$u log[$name]=${log[$of]} dead[$name]=""
-}
-
-# installs ws@8 into $node_dir if needed; true when node and ws are usable
-node_ws() {
-    command -v node >/dev/null || { echo "run.sh: node not found: node ws skipped" >&2; return 1; }
-    if [ ! -f "$node_dir/node_modules/ws/package.json" ]; then
-        echo "run.sh: installing ws@8 into $node_dir" >&2
-        mkdir -p "$node_dir"
-        timeout 300 npm install --no-save --no-audit --no-fund --prefix "$node_dir" ws@8 >&2 ||
-            echo "run.sh: npm install ws@8 failed" >&2
-    fi
-    [ -f "$node_dir/node_modules/ws/package.json" ] && return 0
-    echo "run.sh: node ws not available: skipped" >&2
-    return 1
 }
 
 # The --tls, --lapps and --lua modes compare lappsd with itself: it must exist.
@@ -227,7 +165,7 @@ if [ "$tls" = 1 ]; then
     start lappsd 5083 ws "ws://127.0.0.1:5083/echo" "$lappsd" -c "$work/lappsd-plain"
     start lappsd-tls 5443 ws "wss://127.0.0.1:5443/echo" "$lappsd" -c "$work/lappsd-tls"
     ref[lappsd-tls]=lappsd
-    if node_ws; then
+    if bench_node_ws; then
         p=$((port0 + 2))
         start node-ws "$p" ws "ws://127.0.0.1:$p/echo" \
             env NODE_PATH="$node_dir/node_modules" node "$repo/bench/peers/ws-echo.js" "$p"
@@ -303,7 +241,7 @@ else
     echo "run.sh: lws-echo not built (libwebsockets-dev missing?): skipped" >&2
 fi
 
-if node_ws; then
+if bench_node_ws; then
     p=$((port0 + 2))
     start node-ws "$p" ws "ws://127.0.0.1:$p/echo" \
         env NODE_PATH="$node_dir/node_modules" node "$repo/bench/peers/ws-echo.js" "$p"
@@ -336,8 +274,7 @@ for ((r = 1; r <= rounds; r++)); do
             name=${names[$(((i + off) % n))]}
             run=$((run + 1))
             [ -n "${dead[$name]}" ] && continue
-            if ! kill -0 "${pid[$name]}" 2>/dev/null; then
-                echo "run.sh: $name (PID ${pid[$name]}) has exited; see ${log[$name]}" >&2
+            if ! bench_server_alive "$name"; then
                 dead[$name]=1
                 continue
             fi
@@ -357,7 +294,7 @@ for ((r = 1; r <= rounds; r++)); do
                 printf '[%d/%d] round %d %-9s %6s B c=%-4s k=%s FAILED (rc %d): %s\n' "$run" "$nruns" \
                     "$r" "$name" "$size" "$conns" "$k" "$rc" "$(tail -1 "$work/err")" >&2
             fi
-            grep -h '^loadgen: note' "$work/err" | sed "s/^/    $name: /" >&2
+            bench_show_notes loadgen "$name" "$work/err"
         done
     done
 done
@@ -365,12 +302,10 @@ loadavg1=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- table ------------------------------------------------------------------------------
 
-versions="kernel $(uname -r), USER_HZ $(getconf CLK_TCK)"
+versions=$(bench_system_versions)
 [ -n "$(pkg-config --modversion libwebsockets 2>/dev/null)" ] &&
     versions="$versions, libwebsockets $(pkg-config --modversion libwebsockets)"
-command -v node >/dev/null && [ -f "$node_dir/node_modules/ws/package.json" ] &&
-    versions="$versions, node $(node --version), ws $(sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' \
-        "$node_dir/node_modules/ws/package.json")"
+versions="$versions$(bench_node_versions)"
 if [ "$tls" = 1 ]; then
     # what the TLS runs negotiated (loadgen reports it: protocol/cipher)
     negotiated=$(sed -n 's/.*"tls":"\([^"]*\)".*/\1/p' "$results" | sort -u | paste -sd' ')
@@ -404,19 +339,7 @@ echo
 pairs=""
 [ "$lua" = 1 ] && pairs="lua-raw:c-raw lua-lapps:c-raw lua-lapps:c-lapps"
 awk -v order="${names[*]}" -v combos="$combos" -v refs="$refs" -v xcol="$xcol" -v tls="$tls" \
-    -v lapps="$lapps" -v pairs="$pairs" '
-function median(list,    a, n, i, j, t) {
-    n = split(list, a, " ")
-    if (n == 0) return ""
-    for (i = 2; i <= n; i++) {          # insertion sort, numeric
-        t = a[i] + 0
-        for (j = i - 1; j >= 1 && a[j] + 0 > t; j--) a[j + 1] = a[j]
-        a[j + 1] = t
-    }
-    if (n % 2) return a[(n + 1) / 2]
-    return (a[n / 2] + a[n / 2 + 1]) / 2
-}
-function add(key, v) { vals[key] = (key in vals) ? vals[key] " " v : v }
+    -v lapps="$lapps" -v pairs="$pairs" "$BENCH_AWK_MEDIAN"'
 function rounded(list,    a, n, i, out) {
     n = split(list, a, " ")
     for (i = 1; i <= n; i++) out = out sprintf(" %.2f", a[i])
