@@ -357,6 +357,15 @@ lapps_service_register(lapps_server *srv, const lapps_service *svc)
     return 0;
 }
 
+LAPPS_EXPORT lapps_service *
+lapps_server_service(lapps_server *srv, const char *name)
+{
+    for (size_t i = 0; srv && name && i < srv->n_services; i++)
+        if (strcmp(srv->services[i]->name, name) == 0)
+            return srv->services[i];
+    return NULL;
+}
+
 LAPPS_EXPORT uint16_t
 lapps_server_port(const lapps_server *srv, size_t index)
 {

@@ -228,6 +228,12 @@ LAPPS_EXPORT void lapps_server_free(lapps_server *srv);
  *  LAPPS_ERR_STATE (already started) or LAPPS_ERR_NOMEM. */
 LAPPS_EXPORT int lapps_service_register(lapps_server *srv, const lapps_service *svc);
 
+/** The registered service called @p name (a C service or a Lua one, which
+ *  lapps_lua_service_register() registers under its name), or NULL. The server owns it:
+ *  the lapps_service_set_*() functions may change it until lapps_server_start(), never
+ *  after; do not free it. Not thread-safe (like registering). */
+LAPPS_EXPORT lapps_service *lapps_server_service(lapps_server *srv, const char *name);
+
 /** The port of listener @p index (in the order added), useful after binding port 0.
  *  @return the port, or 0 for an index out of range. Any thread. */
 LAPPS_EXPORT uint16_t lapps_server_port(const lapps_server *srv, size_t index);

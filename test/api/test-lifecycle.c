@@ -356,3 +356,27 @@ Test(lifecycle, on_open_sends_and_closes, .timeout = 90)
     cr_assert_eq(atomic_load(&s.c.send_errors), 0);
     api_server_finish(&s);
 }
+
+/* lapps_server_service() finds a registered service by name, for changes before the
+ * start; the registered copy is the server's, not the caller's description. */
+Test(lifecycle, registered_services_are_found_by_name)
+{
+    lapps_opts *o;
+    lapps_server *srv;
+    lapps_service *svc;
+    cr_assert_eq(lapps_opts_new(&o), 0);
+    cr_assert_eq(lapps_opts_add_listener(o, "127.0.0.1", 0, NULL), 0);
+    cr_assert_eq(lapps_server_new(&srv, o), 0);
+    lapps_opts_free(o);
+    cr_assert_eq(lapps_service_new(&svc, "first", "/first"), 0);
+    cr_assert_eq(lapps_service_register(srv, svc), 0);
+    lapps_service *found = lapps_server_service(srv, "first");
+    cr_assert_not_null(found);
+    cr_assert_neq(found, svc);
+    lapps_service_free(svc);
+    cr_assert_eq(lapps_service_set_max_message_size(found, 4096), 0);
+    cr_assert_null(lapps_server_service(srv, "second"));
+    cr_assert_null(lapps_server_service(srv, NULL));
+    cr_assert_null(lapps_server_service(NULL, "first"));
+    lapps_server_free(srv);
+}
