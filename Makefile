@@ -65,7 +65,7 @@ test: test-unit test-asan test-fuzz check-format
 # The demo services are the Lua examples (examples/lua: ws.json, lapps.json, apps/).
 LAPPSD_ARGS ?= -c examples/lua
 run: build
-	build/cmd/lappsd/lappsd $(LAPPSD_ARGS)
+	LAPPS_HOME=$(CURDIR)/examples/lua build/cmd/lappsd/lappsd $(LAPPSD_ARGS)
 
 bench: build
 	build/bench/bench-frame

@@ -1,294 +1,249 @@
-/* lappsd — the liblapps server. With no arguments it serves the built-in echo service
- * at ws://127.0.0.1:5083/echo and the LAppS-protocol echo_lapps at /echo_lapps. `-c DIR` reads
- * DIR/ws.json (LAppS's server file): `ip`, `port`, `workers.workers`, `tls` and
- * `tls_certificates.cert/key` for now, and DIR/lapps.json's Lua services (which then
- * replace the built-in ones); the full configuration comes later. SIGINT, SIGTERM and
- * SIGQUIT stop it gracefully, SIGHUP reloads the TLS certificates; signals are taken synchronously
- * by the main thread (sigwaitinfo), so the reload runs outside any signal handler. SIGPIPE cannot
- * happen (the library sends with MSG_NOSIGNAL); log lines go to stderr. */
+/* lappsd — the liblapps server: LAppS's configuration files (ws.json, lapps.json; read by
+ * the library, lapps/config.h), signals, logs and daemonizing.
+ *
+ *   lappsd [-c CONF_DIR] [-d] [--check-config] [--version] [--help]
+ *
+ * The files are found as doc/configuration.md says (-c DIR, else $LAPPS_CONF_DIR, else
+ * $LAPPS_HOME/etc/conf). Without lapps.json the demo services are served. A bad
+ * configuration is reported as "file: key.path: expected ..., found ..." and lappsd exits
+ * 2 before it listens. SIGINT, SIGTERM and SIGQUIT stop it gracefully (clients get close
+ * 1001); SIGHUP reloads the TLS certificates and reopens the log file. Signals are taken
+ * synchronously by the main thread (sigtimedwait), so nothing runs in a signal handler;
+ * the same loop writes the statistics line. SIGPIPE cannot happen (the library sends
+ * with MSG_NOSIGNAL). */
 #include <errno.h>
-#include <jansson.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <lapps/config.h>
 #include <lapps/lapps.h>
 
-struct config {
-    char ip[64];
-    int port;
-    int workers; /* -1: one per CPU */
-    bool tls;
-    char cert[4096], key[4096];
-};
+/* The log: one line per event, "TIME lappsd LEVEL: text", to stderr or to the file of
+ * ws.json's log.file (reopened on SIGHUP, so logrotate can move it away). */
+static struct {
+    pthread_mutex_t lock;
+    FILE *file; /* NULL: stderr */
+    const char *path;
+    lapps_log_level level;
+} logger = {PTHREAD_MUTEX_INITIALIZER, NULL, NULL, LAPPS_LOG_INFO};
 
 static void
 log_line(lapps_log_level level, const char *msg, void *user_data)
 {
-    static const char *names[] = {"error", "warn", "info", "debug"};
+    static const char *const names[] = {"error", "warn", "info", "debug"};
     (void)user_data;
+    if (level > logger.level)
+        return;
     time_t t = time(NULL);
     struct tm tm;
     char when[32];
-    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", gmtime_r(&t, &tm));
-    fprintf(stderr, "%s lappsd %s: %s\n", when, names[level], msg);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+    pthread_mutex_lock(&logger.lock);
+    FILE *out = logger.file ? logger.file : stderr;
+    fprintf(out, "%s lappsd %s: %s\n", when, names[level], msg);
+    fflush(out);
+    pthread_mutex_unlock(&logger.lock);
 }
 
+/* Opens (or reopens) the log file. @return 0, or -1 with errno set. */
 static int
-echo(lapps_conn *conn, const lapps_message *msg, void *user_data)
+open_log(void)
 {
-    (void)user_data;
-    return lapps_conn_send(conn, msg->opcode, msg->data, msg->len) == 0 ? 0 : -1;
-}
-
-/* echo_lapps, as in LAppS: every request is answered with its own params. */
-static void
-echo_lapps(lapps_conn *conn, lapps_request *req, void *user_data)
-{
-    (void)conn;
-    (void)user_data;
-    if (lapps_request_cid(req) == 0)
-        lapps_reply_result(req, lapps_request_params(req));
-}
-
-/* Reads DIR/ws.json over the defaults; a missing file keeps them. Returns 0, or 2 after
- * saying what is wrong. */
-static int
-read_config(const char *dir, struct config *cfg)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/ws.json", dir);
-    if (access(path, F_OK) != 0) {
-        fprintf(stderr, "lappsd: %s not found: using the defaults\n", path);
+    if (!logger.path)
         return 0;
-    }
-    json_error_t err;
-    json_t *root = json_load_file(path, 0, &err);
-    if (!root || !json_is_object(root)) {
-        fprintf(stderr, "lappsd: %s:%d: %s\n", path, err.line,
-                root ? "expected an object" : err.text);
-        json_decref(root);
-        return 2;
-    }
-    json_t *ip = json_object_get(root, "ip"), *port = json_object_get(root, "port");
-    json_t *workers = json_object_get(json_object_get(root, "workers"), "workers");
-    int rv = 0;
-    if (ip && (!json_is_string(ip) || strlen(json_string_value(ip)) >= sizeof cfg->ip)) {
-        fprintf(stderr, "lappsd: %s: ip: expected an address string\n", path);
-        rv = 2;
-    } else if (ip) {
-        strcpy(cfg->ip, json_string_value(ip));
-    }
-    if (port && (!json_is_integer(port) || json_integer_value(port) < 0 ||
-                 json_integer_value(port) > 65535)) {
-        fprintf(stderr, "lappsd: %s: port: expected an integer 0-65535\n", path);
-        rv = 2;
-    } else if (port) {
-        cfg->port = (int)json_integer_value(port);
-    }
-    if (workers && (!json_is_integer(workers) || json_integer_value(workers) < 1 ||
-                    json_integer_value(workers) > 256)) {
-        fprintf(stderr, "lappsd: %s: workers.workers: expected an integer 1-256\n", path);
-        rv = 2;
-    } else if (workers) {
-        cfg->workers = (int)json_integer_value(workers);
-    }
-    json_t *tls = json_object_get(root, "tls"), *certs = json_object_get(root, "tls_certificates");
-    if (tls && !json_is_boolean(tls)) {
-        fprintf(stderr, "lappsd: %s: tls: expected true or false\n", path);
-        rv = 2;
-    } else if (json_is_true(tls)) {
-        cfg->tls = true;
-        json_t *cert = json_object_get(certs, "cert"), *key = json_object_get(certs, "key");
-        if (!json_is_string(cert) || !json_is_string(key) ||
-            strlen(json_string_value(cert)) >= sizeof cfg->cert ||
-            strlen(json_string_value(key)) >= sizeof cfg->key) {
-            fprintf(stderr, "lappsd: %s: tls_certificates: expected file names cert and key\n",
-                    path);
-            rv = 2;
-        } else {
-            strcpy(cfg->cert, json_string_value(cert));
-            strcpy(cfg->key, json_string_value(key));
-        }
-        if (json_object_get(certs, "ca"))
-            fprintf(stderr,
-                    "lappsd: %s: tls_certificates.ca: accepted, not used (the chain "
-                    "belongs in cert)\n",
-                    path);
-    }
-    json_decref(root);
-    return rv;
-}
-
-/* Registers the Lua services of DIR/lapps.json (LAppS's services file): `protocol`,
- * `request_target`, `instances`, `preload`, `max_inbound_message_size`, `auto_start`,
- * `standalone` and `isolated`; the code of service NAME is
- * <applications>/NAME/NAME.lua, where `directories.applications` (default "apps") is
- * relative to $LAPPS_HOME, else to DIR.
- * Every service's directory is on every service's package.path, as in LAppS. Returns
- * the number registered, -1 when there is no lapps.json, or -2 after an error. */
-static int
-load_services(const char *dir, lapps_server *server)
-{
-    char path[4096], apps[4096], err[1024];
-    snprintf(path, sizeof path, "%s/lapps.json", dir);
-    if (access(path, F_OK) != 0)
+    FILE *f = fopen(logger.path, "a");
+    if (!f)
         return -1;
-    json_error_t jerr;
-    json_t *root = json_load_file(path, 0, &jerr), *svcs = json_object_get(root, "services");
-    if (!json_is_object(svcs)) {
-        fprintf(stderr, "lappsd: %s:%d: %s\n", path, jerr.line,
-                root ? "services: expected "
-                       "an object"
-                     : jerr.text);
-        return (json_decref(root), -2);
-    }
-    const char *a =
-        json_string_value(json_object_get(json_object_get(root, "directories"), "applications"));
-    const char *home = getenv("LAPPS_HOME");
-    a = a ? a : "apps";
-    snprintf(apps, sizeof apps, "%s%s%s",
-             a[0] == '/' ? ""
-             : home      ? home
-                         : dir,
-             a[0] == '/' ? "" : "/", a);
-    size_t n = json_object_size(svcs), k = 0, count = 0;
-    char(*dirs)[4096] = calloc(n + 1, sizeof *dirs);
-    const char **path_list = calloc(n + 1, sizeof *path_list);
-    const char *name;
-    json_t *s;
-    int rv = dirs && path_list ? 0 : -1;
-    json_object_foreach(svcs, name, s)
-    {
-        if (rv == 0 &&
-            (size_t)snprintf(dirs[k], sizeof dirs[k], "%s/%s", apps, name) >= sizeof dirs[k])
-            rv = -1;
-        if (rv == 0)
-            path_list[k] = dirs[k], k++;
-    }
-    if (rv != 0)
-        fprintf(stderr, "lappsd: %s: out of memory, or a path too long\n", path);
-    json_object_foreach(svcs, name, s)
-    {
-        if (rv != 0)
-            break;
-        const char *proto = json_string_value(json_object_get(s, "protocol"));
-        const char *preload[17] = {0};
-        json_t *p;
-        size_t i;
-        if (json_is_false(json_object_get(s, "auto_start"))) {
-            fprintf(stderr, "lappsd: %s: %s: not started (auto_start false)\n", path, name);
-            continue;
-        }
-        json_array_foreach(json_object_get(s, "preload"), i, p)
-        {
-            if (i < 16) /* more is not a LAppS configuration */
-                preload[i] = json_string_value(p);
-        }
-        lapps_lua_service d = {
-            .size = sizeof d,
-            .name = name,
-            .target = json_string_value(json_object_get(s, "request_target")),
-            .path = path_list,
-            .protocol = proto && strcmp(proto, "LAppS") == 0 ? LAPPS_PROTO_LAPPS : LAPPS_PROTO_RAW,
-            .instances = (unsigned)json_integer_value(json_object_get(s, "instances")),
-            .isolated = json_is_true(json_object_get(s, "isolated")),
-            .preload = preload,
-            .max_message_size =
-                (size_t)json_integer_value(json_object_get(s, "max_inbound_message_size")),
-            .standalone = json_is_true(json_object_get(s, "standalone")),
-        };
-        if ((rv = lapps_lua_service_register(server, &d, err, sizeof err)) != 0) {
-            fprintf(stderr, "lappsd: %s: services.%s: %s\n", path, name, err);
-            break;
-        }
-        fprintf(stderr, "lappsd: %s%s\n", d.standalone ? name : d.target,
-                d.standalone ? " (standalone)"
-                : d.protocol ? " (LAppS)"
-                             : "");
-        count++;
-    }
-    free(dirs);
-    free(path_list);
-    json_decref(root);
-    return rv ? -2 : (int)count;
+    pthread_mutex_lock(&logger.lock);
+    FILE *old = logger.file;
+    logger.file = f;
+    pthread_mutex_unlock(&logger.lock);
+    if (old)
+        fclose(old);
+    return 0;
 }
 
-static int
-fail(const char *what, int rv)
+static void logf_(lapps_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void
+logf_(lapps_log_level level, const char *fmt, ...)
 {
-    fprintf(stderr, "lappsd: %s: %s\n", what, lapps_strerror(rv));
-    return rv == LAPPS_ERR_INVAL ? 2 : 1;
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    log_line(level, buf, NULL);
 }
 
-/* Adds the one listener the configuration names, plain or TLS. */
-static int
-add_listener(lapps_opts *opts, const struct config *cfg)
+/* The demo services' lapps.json: installed, else the source tree's (a build that was
+ * not installed). */
+static const char *
+demo_lapps(void)
 {
-    if (!cfg->tls)
-        return lapps_opts_add_listener(opts, cfg->ip, (uint16_t)cfg->port, NULL);
-    lapps_tls *tls;
-    int rv = lapps_tls_new(&tls);
-    if (rv == 0 && (rv = lapps_tls_set_certificate(tls, cfg->cert, cfg->key)) == 0)
-        rv = lapps_opts_add_listener(opts, cfg->ip, (uint16_t)cfg->port, tls);
-    lapps_tls_free(tls);
-    return rv;
+    static const char *const candidates[] = {LAPPS_DEMO_INSTALLED, LAPPS_DEMO_SOURCE};
+    for (size_t i = 0; i < 2; i++)
+        if (access(candidates[i], R_OK) == 0)
+            return candidates[i];
+    return NULL;
 }
+
+/* Detaches from the terminal: fork, setsid, fork again (no controlling terminal can be
+ * reacquired), cwd /, standard streams to /dev/null. @return 0 in the daemon. */
+static int
+daemonize(void)
+{
+    for (int i = 0; i < 2; i++) {
+        pid_t pid = fork();
+        if (pid < 0)
+            return -1;
+        if (pid > 0)
+            _exit(0);
+        if (i == 0 && setsid() < 0)
+            return -1;
+    }
+    umask(027);
+    if (chdir("/") != 0)
+        return -1;
+    int null = open("/dev/null", O_RDWR);
+    if (null < 0)
+        return -1;
+    for (int fd = 0; fd < 3; fd++)
+        dup2(null, fd);
+    if (null > 2)
+        close(null);
+    return 0;
+}
+
+/* One line of counters since the last one, and the open connections now. */
+static void
+log_stats(lapps_server *server, lapps_stats *last, unsigned interval)
+{
+    lapps_stats s = {.size = sizeof s};
+    if (lapps_server_stats(server, &s) != 0)
+        return;
+    logf_(LAPPS_LOG_INFO,
+          "stats: %llu connections; last %u s: %llu accepted, %llu messages in, %llu out, "
+          "%llu bytes in, %llu out; errors: %llu failed handshakes",
+          (unsigned long long)s.connections, interval,
+          (unsigned long long)(s.accepted - last->accepted),
+          (unsigned long long)(s.messages_in - last->messages_in),
+          (unsigned long long)(s.messages_out - last->messages_out),
+          (unsigned long long)(s.bytes_in - last->bytes_in),
+          (unsigned long long)(s.bytes_out - last->bytes_out),
+          (unsigned long long)(s.handshakes_failed - last->handshakes_failed));
+    *last = s;
+}
+
+static const char usage[] =
+    "usage: lappsd [-c CONF_DIR] [-d] [--check-config] [--version] [--help]\n"
+    "  -c DIR          the directory of ws.json and lapps.json (default: $LAPPS_CONF_DIR,\n"
+    "                  else $LAPPS_HOME/etc/conf; LAPPS_HOME defaults to /opt/lapps)\n"
+    "  -d              run in the background (logs: ws.json log.file)\n"
+    "  --check-config  check the configuration (and the Lua services) and exit\n"
+    "  --version       print the version and exit\n"
+    "Environment: LAPPS_HOME, LAPPS_CONF_DIR, WS_CONFIG, LAPPS_CONFIG.\n"
+    "Signals: INT, TERM, QUIT stop gracefully; HUP reloads certificates and reopens the log.\n";
 
 int
 main(int argc, char **argv)
 {
-    struct config cfg = {"127.0.0.1", 5083, -1, false, "", ""};
-    lapps_server *server;
-    const char *conf_dir = NULL;
-    int opt, rv;
-    while ((opt = getopt(argc, argv, "c:h")) != -1) {
-        if (opt == 'c' && (rv = read_config(optarg, &cfg)) != 0)
-            return rv;
-        if (opt == 'c')
-            conf_dir = optarg;
-        if (opt != 'c') {
-            fprintf(stderr, "usage: lappsd [-c CONFIG_DIR]\n");
-            return opt == 'h' ? 0 : 2;
+    static const struct option longs[] = {{"check-config", no_argument, NULL, 'k'},
+                                          {"version", no_argument, NULL, 'V'},
+                                          {"help", no_argument, NULL, 'h'},
+                                          {NULL, 0, NULL, 0}};
+    lapps_config_paths paths = {
+        .size = sizeof paths, .demo_lapps = demo_lapps(), .log_fn = log_line};
+    bool check = false, detach = false;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "c:dh", longs, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            paths.conf_dir = optarg;
+            break;
+        case 'd':
+            detach = true;
+            break;
+        case 'k':
+            check = true;
+            break;
+        case 'V':
+            printf("lappsd %s\n", lapps_version(0)->version_str);
+            return 0;
+        case 'h':
+            fputs(usage, stdout);
+            return 0;
+        default:
+            fputs(usage, stderr);
+            return 2;
         }
     }
-    lapps_opts *opts;
-    lapps_service *svc;
-    if ((rv = lapps_opts_new(&opts)) != 0)
-        return fail("options", rv);
-    if ((cfg.workers > 0 && (rv = lapps_opts_set_workers(opts, (unsigned)cfg.workers)) != 0) ||
-        (rv = add_listener(opts, &cfg)) != 0 ||
-        (rv = lapps_opts_set_log(opts, log_line, LAPPS_LOG_INFO, NULL)) != 0)
-        return fail("options", rv);
-    if ((rv = lapps_server_new(&server, opts)) != 0)
-        return fail(cfg.ip, rv);
-    lapps_opts_free(opts);
-    int loaded = conf_dir ? load_services(conf_dir, server) : -1;
-    if (loaded == -2)
-        return (lapps_server_free(server), 2);
-    if (loaded < 0 &&
-        ((rv = lapps_service_new(&svc, "echo", "/echo")) != 0 ||
-         (rv = lapps_service_set_max_message_size(svc, 16u << 20)) != 0 ||
-         (rv = lapps_service_set_callbacks(svc, NULL, NULL, echo, NULL, NULL, NULL)) != 0 ||
-         (rv = lapps_service_register(server, svc)) != 0))
-        return fail("echo service", rv);
-    if (loaded < 0)
-        lapps_service_free(svc);
-    if (loaded < 0 && ((rv = lapps_service_new(&svc, "echo_lapps", "/echo_lapps")) != 0 ||
-                       (rv = lapps_service_set_protocol(svc, LAPPS_PROTO_LAPPS)) != 0 ||
-                       (rv = lapps_service_set_on_request(svc, echo_lapps)) != 0 ||
-                       (rv = lapps_service_register(server, svc)) != 0))
-        return fail("echo_lapps service", rv);
-    if (loaded < 0)
-        lapps_service_free(svc);
+    if (optind < argc) {
+        fprintf(stderr, "lappsd: unexpected argument \"%s\"\n%s", argv[optind], usage);
+        return 2;
+    }
 
-    /* Blocked before the workers start, so they inherit the mask and only sigwaitinfo
-     * below takes these signals. */
+    /* Everything that can be wrong with the configuration is found before listening. */
+    char err[2048];
+    lapps_config *cfg;
+    lapps_opts *opts;
+    lapps_server *server;
+    int rv = lapps_config_load(&cfg, &paths, err, sizeof err);
+    if (rv != 0) {
+        fprintf(stderr, "lappsd: %s\n", err);
+        return 2;
+    }
+    logger.level = lapps_config_log_level(cfg);
+    logger.path = lapps_config_log_file(cfg);
+    if (open_log() != 0) {
+        fprintf(stderr, "lappsd: log.file %s: %s\n", logger.path, strerror(errno));
+        return 2;
+    }
+    if ((rv = lapps_opts_new(&opts)) != 0 ||
+        (rv = lapps_opts_set_log(opts, log_line, logger.level, NULL)) != 0 ||
+        (rv = lapps_config_apply(cfg, opts, err, sizeof err)) != 0) {
+        fprintf(stderr, "lappsd: %s\n", err);
+        return 2;
+    }
+    rv = lapps_server_new(&server, opts); /* reads the certificates, probes the ports */
+    lapps_opts_free(opts);
+    if (rv != 0) {
+        fprintf(stderr, "lappsd: %s: the server: %s\n",
+                lapps_config_ws_path(cfg) ? lapps_config_ws_path(cfg) : "defaults",
+                lapps_strerror(rv));
+        return 2;
+    }
+    if ((rv = lapps_config_register(cfg, server, err, sizeof err)) != 0) {
+        fprintf(stderr, "lappsd: %s\n", err);
+        lapps_server_free(server);
+        return 2;
+    }
+    unsigned interval = lapps_config_stats_interval(cfg);
+    if (check) {
+        printf("lappsd: the configuration is valid\n");
+        lapps_server_free(server);
+        lapps_config_free(cfg);
+        return 0;
+    }
+    if (detach && !logger.path)
+        fprintf(stderr, "lappsd: -d without log.file in ws.json: the log is discarded\n");
+    if (detach && daemonize() != 0) {
+        fprintf(stderr, "lappsd: -d: %s\n", strerror(errno));
+        return 1;
+    }
+
+    /* Blocked before the workers start, so they inherit the mask and only the wait below
+     * takes these signals. */
     sigset_t sigs;
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
@@ -297,19 +252,35 @@ main(int argc, char **argv)
     sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     if ((rv = lapps_server_start(server)) != 0) {
+        logf_(LAPPS_LOG_ERROR, "start: %s", lapps_strerror(rv));
         lapps_server_free(server);
-        return fail("start", rv);
+        return 1;
     }
-    fprintf(stderr, "lappsd %s: %s://%s:%u\n", lapps_version(0)->version_str,
-            cfg.tls ? "wss" : "ws", cfg.ip, lapps_server_port(server, 0));
+    int tls;
+    for (size_t i = 0; lapps_config_listener(cfg, i, &tls); i++) {
+        const char *ip = lapps_config_listener(cfg, i, &tls);
+        bool v6 = strchr(ip, ':') != NULL;
+        logf_(LAPPS_LOG_INFO, "lappsd %s: %s://%s%s%s:%u", lapps_version(0)->version_str,
+              tls ? "wss" : "ws", v6 ? "[" : "", ip, v6 ? "]" : "", lapps_server_port(server, i));
+    }
+    lapps_stats last = {.size = sizeof last};
+    lapps_server_stats(server, &last);
+    struct timespec wait = {interval ? interval : 3600, 0};
     for (;;) {
-        int sig = sigwaitinfo(&sigs, NULL);
-        if (sig == SIGHUP)
+        int sig = sigtimedwait(&sigs, NULL, &wait);
+        if (sig == SIGHUP) {
             lapps_server_reload_tls(server); /* logs what it did */
-        else if (sig > 0)
+            if (open_log() != 0)
+                logf_(LAPPS_LOG_ERROR, "log.file %s: %s", logger.path, strerror(errno));
+        } else if (sig < 0 && interval) {
+            log_stats(server, &last, interval);
+        } else if (sig > 0) {
+            logf_(LAPPS_LOG_INFO, "signal %d: stopping", sig);
             break;
+        }
     }
     lapps_server_free(server); /* a graceful stop, then the threads are joined */
-    fprintf(stderr, "lappsd: stopped\n");
+    logf_(LAPPS_LOG_INFO, "stopped");
+    lapps_config_free(cfg);
     return 0;
 }

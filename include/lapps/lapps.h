@@ -7,6 +7,7 @@
 
 #include <lapps/bcast.h>
 #include <lapps/common.h>
+#include <lapps/config.h>
 #include <lapps/error.h>
 #include <lapps/lua.h>
 #include <lapps/protocol.h>
