@@ -6,8 +6,9 @@
  * Exceptions are IPv4 and IPv6 addresses or CIDR prefixes, matched exactly (no
  * classful guessing). IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) are the IPv4 address
  * a.b.c.d: "10.0.0.0/8" and "::ffff:10.0.0.0/104" are the same exception, and both
- * match a peer that connects as 10.1.2.3 or as ::ffff:10.1.2.3. An IPv6 prefix that
- * covers all of ::ffff:0:0/96 ("::/0", "::/80") therefore matches every IPv4 peer too.
+ * match a peer that connects as 10.1.2.3 or as ::ffff:10.1.2.3. IPv6 prefixes shorter
+ * than /96 never match IPv4 peers, even those ("::/0", "::/64") whose range holds the
+ * mapped block: "::/0" means every IPv6 peer; all of IPv4 is "0.0.0.0/0".
  *
  * Two places use one (lapps_opts_set_acl(), lapps_service_set_acl()):
  *   - the server's ACL is applied as each TCP connection is accepted: a refused peer's

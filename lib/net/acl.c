@@ -5,7 +5,9 @@
  * IPv6 form ::ffff:a.b.c.d. That is what makes "mapped peers are IPv4" hold by
  * construction (a peer reported as AF_INET and one reported as a mapped AF_INET6 are the
  * same number), and it lets one sorted array and one binary search serve both families.
- * An exception is the inclusive range [lo, hi] its prefix covers. Since any match
+ * An exception is the inclusive range [lo, hi] its prefix covers, except that an IPv6
+ * prefix shorter than /96 leaves out the mapped block it contains ("::/0" means every
+ * IPv6 peer, not IPv4 ones as well), so it may become two ranges. Since any match
  * decides (the policy is inverted, nothing else), overlapping ranges are merged into
  * disjoint ones, and "is a matched?" becomes "does the last range starting at or below a
  * end at or above it?": O(log n) with no allocation, on a copy no thread writes to.
@@ -31,7 +33,8 @@
 __extension__ typedef unsigned __int128 u128;
 
 #define U128_MAX  (~(u128)0)
-#define V4_MAPPED ((u128)0xffff << 32) /* ::ffff:0.0.0.0 */
+#define V4_MAPPED ((u128)0xffff << 32) /* ::ffff:0.0.0.0, the first of IPv4 */
+#define V4_LAST   (V4_MAPPED | 0xffffffffu)
 
 struct range {
     u128 lo, hi; /* inclusive */
@@ -180,7 +183,7 @@ lapps_acl_add(lapps_acl *acl, const char *addr)
     u128 host = plen == 128 ? 0 : U128_MAX >> plen;
     if (a & host)
         return LAPPS_ERR_INVAL; /* bits past the prefix: refused, not rounded */
-    if (acl->n == acl->cap) {
+    if (acl->cap - acl->n < 2) {
         size_t cap = acl->cap ? acl->cap * 2 : 16;
         struct range *r = realloc(acl->r, cap * sizeof *r);
         if (!r)
@@ -188,7 +191,15 @@ lapps_acl_add(lapps_acl *acl, const char *addr)
         acl->r = r;
         acl->cap = cap;
     }
-    acl->r[acl->n++] = (struct range){a, a | host};
+    struct range x = {a, a | host};
+    if (x.lo < V4_MAPPED && x.hi >= V4_LAST) {
+        /* An IPv6 prefix around all of IPv4 (it is shorter than /96): IPv4 is not its. */
+        acl->r[acl->n++] = (struct range){x.lo, V4_MAPPED - 1};
+        if (x.hi > V4_LAST)
+            acl->r[acl->n++] = (struct range){V4_LAST + 1, x.hi};
+    } else {
+        acl->r[acl->n++] = x;
+    }
     if (acl->n - acl->sorted >= PENDING_MAX)
         merge_all(acl);
     return 0;

@@ -235,10 +235,10 @@ Test(acl, ipv6_every_prefix_length)
                              text);
             }
         }
-        /* An IPv4 peer matches exactly when the prefix covers its mapped form: only the
-         * shortest ones (::/1, ::/2) reach down to ::ffff:0:0/96. */
-        u128 v4_peer = (u128)0xffff << 32 | 0x20010db8u; /* 32.1.13.184 */
-        cr_assert_eq(lapps_acl_check(deny, "32.1.13.184"), (v4_peer & ~host) == net, "%s", text);
+        /* No IPv6 prefix shorter than /96 matches an IPv4 peer, not even ::/1 and ::/2
+         * (and ::/0), whose ranges hold the mapped block. */
+        cr_assert_eq(lapps_acl_check(deny, "32.1.13.184"), 0, "%s", text);
+        cr_assert_eq(lapps_acl_check(deny, "::ffff:32.1.13.184"), 0, "%s", text);
         lapps_acl_free(deny);
         lapps_acl_free(allow);
     }
@@ -275,6 +275,39 @@ Test(acl, mapped_addresses_are_ipv4)
     cr_assert_eq(lapps_acl_check(acl, "1.2.3.4"), 0);
     cr_assert_eq(lapps_acl_check(acl, "::1"), 1);
     lapps_acl_free(acl);
+
+    /* IPv6 prefixes around the mapped block (/80 and shorter, or ::8000:0:0/81) match
+     * the IPv6 addresses beside it, never IPv4: "::/0" is every IPv6 peer. */
+    const struct {
+        const char *prefix, *in, *out;
+    } around[] = {
+        {"::/0", "2001:db8::1", NULL},
+        {"::/64", "::1", "2001:db8::1"},
+        {"::/80", "::fffe:ffff:ffff", "::1:0:0:0"},    /* ends where IPv4 ends */
+        {"::8000:0:0/81", "::8000:0:0", "::7fff:0:0"}, /* the same */
+    };
+    for (size_t i = 0; i < sizeof around / sizeof *around; i++) {
+        acl = acl_of(LAPPS_ACL_DENY);
+        cr_assert_eq(lapps_acl_add(acl, around[i].prefix), 0);
+        lapps_acl *copy = lapps__acl_dup(acl);
+        cr_assert_not_null(copy);
+        const lapps_acl *both[] = {acl, copy};
+        for (int k = 0; k < 2; k++) {
+            const lapps_acl *x = both[k];
+            const char *p = around[i].prefix;
+            cr_assert_eq(lapps_acl_check(x, around[i].in), 1, "%s in %s", around[i].in, p);
+            cr_assert_eq(lapps_acl_check(x, "::ffff:0:0"), 0, "%s", p);
+            if (around[i].out)
+                cr_assert_eq(lapps_acl_check(x, around[i].out), 0, "%s not in %s", around[i].out,
+                             p);
+            cr_assert_eq(lapps_acl_check(x, "0.0.0.0"), 0, "%s", p);
+            cr_assert_eq(lapps_acl_check(x, "1.2.3.4"), 0, "%s", p);
+            cr_assert_eq(lapps_acl_check(x, "::ffff:1.2.3.4"), 0, "%s", p);
+            cr_assert_eq(lapps_acl_check(x, "255.255.255.255"), 0, "%s", p);
+        }
+        lapps_acl_free(copy);
+        lapps_acl_free(acl);
+    }
 }
 
 Test(acl, sockaddr_peers)
