@@ -46,7 +46,8 @@ struct api_config {
     const char *tls_ciphers12, *tls_ciphers13; /* NULL: the defaults */
     /* A ws:// listener on ::1 as well (the last listener: v6_port). */
     bool ipv6;
-    /* ACLs (copied): the server's (lapps_opts_set_acl) and the /echo service's. */
+    /* ACLs: the server's (lapps_opts_set_acl) and the /echo service's; copied by
+     * api_server_start(), so they may be freed once it returns. */
     const lapps_acl *acl, *service_acl;
 };
 
