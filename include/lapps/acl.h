@@ -55,8 +55,8 @@ LAPPS_EXPORT int lapps_acl_new(lapps_acl **out, lapps_acl_policy policy);
  *  A prefix with bits set past its length ("10.1.2.3/8") is refused rather than
  *  rounded: it is most likely a typo for a host or a narrower network, and guessing
  *  which is what LAppS got wrong. Nothing around the text is skipped (no spaces).
- *  Adding an exception already present changes nothing. Costs O(n/64) amortised for an
- *  ACL of n exceptions.
+ *  Adding an exception already present changes nothing. Every 64th add sorts and merges
+ *  the list (O(n log n) for n exceptions); the others only append.
  *  @return 0, LAPPS_ERR_INVAL (a NULL argument, or @p addr not of that form; the ACL is
  *  then unchanged) or LAPPS_ERR_NOMEM. Not concurrently with any other use of @p acl. */
 LAPPS_EXPORT int lapps_acl_add(lapps_acl *acl, const char *addr);
