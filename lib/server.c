@@ -2,6 +2,7 @@
  * connection accessors and the cross-thread calls. It wires lib/net/ to the caller. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,8 +11,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <lapps/acl.h>
 #include <lapps/server.h>
 
+#include "net/acl.h"
 #include "net/net.h"
 #include "util/utf8.h"
 #include "ws/close.h"
@@ -63,6 +66,7 @@ lapps_opts_free(lapps_opts *opts)
         return;
     for (size_t i = 0; i < opts->n_listeners; i++)
         lapps_tls_free(opts->listeners[i].tls);
+    lapps_acl_free(opts->acl);
     free(opts);
 }
 
@@ -156,6 +160,26 @@ lapps_opts_set_log(lapps_opts *opts, lapps_log_fn fn, lapps_log_level level, voi
     return 0;
 }
 
+/* Replaces *@p slot with a merged copy of @p acl (NULL: none); *slot stays on failure. */
+static int
+set_acl(struct lapps_acl **slot, const lapps_acl *acl)
+{
+    struct lapps_acl *copy = NULL;
+    if (acl && !(copy = lapps__acl_dup(acl)))
+        return LAPPS_ERR_NOMEM;
+    lapps_acl_free(*slot);
+    *slot = copy;
+    return 0;
+}
+
+LAPPS_EXPORT int
+lapps_opts_set_acl(lapps_opts *opts, const lapps_acl *acl)
+{
+    if (!opts)
+        return LAPPS_ERR_INVAL;
+    return set_acl(&opts->acl, acl);
+}
+
 /* ---- service descriptions ---- */
 
 static void
@@ -166,6 +190,7 @@ service_free(struct lapps_service *s)
     free(s->name);
     free(s->target);
     free(s->hosts);
+    lapps_acl_free(s->acl);
     free(s);
 }
 
@@ -257,6 +282,14 @@ lapps_service_set_user_data(lapps_service *svc, void *user_data)
 }
 
 LAPPS_EXPORT int
+lapps_service_set_acl(lapps_service *svc, const lapps_acl *acl)
+{
+    if (!svc)
+        return LAPPS_ERR_INVAL;
+    return set_acl(&svc->acl, acl);
+}
+
+LAPPS_EXPORT int
 lapps_service_set_cleanup(lapps_service *svc, lapps_cleanup_fn cleanup)
 {
     if (!svc)
@@ -284,9 +317,15 @@ lapps_server_new(lapps_server **out, const lapps_opts *opts)
     pthread_mutex_init(&srv->task_lock, NULL);
     pthread_cond_init(&srv->task_cond, NULL);
     pthread_mutex_init(&srv->chan_lock, NULL);
-    /* The settings stay with the options; the server keeps what it read from them. */
+    /* The settings stay with the options; the server keeps what it read from them, and
+     * a copy of the ACL (lapps_server_free() frees it). */
     for (size_t i = 0; i < opts->n_listeners; i++)
         srv->opts.listeners[i].tls = NULL;
+    srv->opts.acl = NULL;
+    if (opts->acl && !(srv->opts.acl = lapps__acl_dup(opts->acl))) {
+        lapps_server_free(srv);
+        return LAPPS_ERR_NOMEM;
+    }
     for (size_t i = 0; i < opts->n_listeners; i++) {
         if (!opts->listeners[i].tls)
             continue;
@@ -333,6 +372,13 @@ lapps_service_register(lapps_server *srv, const lapps_service *svc)
     *s = *svc;
     s->name = name;
     s->target = target;
+    /* What the description owns stays with it: the server's copy gets its own. */
+    s->hosts = NULL;
+    s->acl = NULL;
+    if (svc->acl && !(s->acl = lapps__acl_dup(svc->acl))) {
+        service_free(s);
+        return LAPPS_ERR_NOMEM;
+    }
     s->target_len = strlen(target);
     s->index = srv->n_services;
     atomic_init(&s->next_host, 0);
@@ -496,6 +542,7 @@ lapps_server_free(lapps_server *srv)
     lapps__bcast_free(srv); /* after the workers: their connections left every channel */
     for (size_t i = 0; i < LAPPS__MAX_LISTENERS; i++)
         lapps__tls_ctx_free(srv->tls[i]);
+    lapps_acl_free(srv->opts.acl);
     pthread_mutex_destroy(&srv->lock);
     pthread_cond_destroy(&srv->cond);
     pthread_mutex_destroy(&srv->reload_lock);
@@ -562,12 +609,16 @@ lapps_server_dispatch(lapps_server *srv)
 LAPPS_EXPORT int
 lapps_server_stats(const lapps_server *srv, lapps_stats *out)
 {
-    if (!srv || !out || out->size < sizeof(lapps_stats))
+    /* The first lapps_stats ended with handed_over: callers built against it pass that
+     * size and get those fields; each field added since is written only if it fits. */
+    const size_t first_size = offsetof(lapps_stats, handed_over) + sizeof out->handed_over;
+    if (!srv || !out || out->size < first_size)
         return LAPPS_ERR_INVAL;
-    memset((char *)out + sizeof out->size, 0, sizeof *out - sizeof out->size);
+    lapps_stats sum;
+    memset(&sum, 0, sizeof sum);
     for (unsigned i = 0; srv->workers && i < srv->n_workers; i++) {
         const struct lapps__stats *s = &srv->workers[i].stats;
-#define SUM(f) out->f += atomic_load_explicit(&s->f, memory_order_relaxed)
+#define SUM(f) sum.f += atomic_load_explicit(&s->f, memory_order_relaxed)
         SUM(connections);
         SUM(accepted);
         SUM(handshakes_failed);
@@ -578,8 +629,11 @@ lapps_server_stats(const lapps_server *srv, lapps_stats *out)
         SUM(reads);
         SUM(writes);
         SUM(handed_over);
+        SUM(acl_refused);
 #undef SUM
     }
+    size_t n = out->size < sizeof sum ? out->size : sizeof sum;
+    memcpy((char *)out + sizeof out->size, (char *)&sum + sizeof sum.size, n - sizeof sum.size);
     return 0;
 }
 

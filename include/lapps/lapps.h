@@ -5,6 +5,7 @@
 #ifndef LAPPS_LAPPS_H
 #define LAPPS_LAPPS_H
 
+#include <lapps/acl.h>
 #include <lapps/bcast.h>
 #include <lapps/common.h>
 #include <lapps/config.h>

@@ -282,11 +282,19 @@ typedef struct lapps_stats {
     uint64_t reads;       /**< recv system calls (TLS: record reads) */
     uint64_t writes;      /**< send system calls (TLS: record writes) */
     uint64_t handed_over; /**< connections moved to another worker after the handshake */
+    /* Fields added later go here, at the end; a caller built against an older header
+     * passes a smaller size and gets the fields it knows. */
+    uint64_t acl_refused; /**< peers an ACL refused: closed at accept (server ACL, counted in
+                               accepted too) or answered 403 (a service's, counted in
+                               handshakes_failed too); see lapps/acl.h */
 } lapps_stats;
 
 /** Fills @p out with counters summed over every worker (each is read without locks,
- *  so the sum is approximate while the server runs). Any thread.
- *  @return 0 or LAPPS_ERR_INVAL (@p out NULL or out->size too small). */
+ *  so the sum is approximate while the server runs). Only the fields that fit in
+ *  out->size are written, so a caller built against an older header, whose struct
+ *  ended with handed_over, still works. Any thread.
+ *  @return 0 or LAPPS_ERR_INVAL (@p out NULL, or out->size too small to reach
+ *  handed_over). */
 LAPPS_EXPORT int lapps_server_stats(const lapps_server *srv, lapps_stats *out);
 
 /** Writes a line to the server's log (lapps_opts_set_log()), printf-style; lines longer

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "net/acl.h"
 #include "net/net.h"
 #include "util/sys.h"
 #include "ws/close.h"
@@ -503,6 +504,12 @@ handshake_done(struct lapps_conn *c, const struct lapps__hs_request *req, uint8_
     struct lapps_service *s = find_service(srv, &req->path);
     if (!s) {
         refuse(c, 404);
+        return;
+    }
+    /* The service's ACL, before a place is taken or the connection handed over. */
+    if (s->acl && !lapps__acl_allows_peer(s->acl, c->fd)) {
+        STAT_ADD(w, acl_refused, 1);
+        refuse(c, 403);
         return;
     }
     /* A server that is stopping takes no new connection, whichever worker would host it. */

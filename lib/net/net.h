@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include <lapps/acl.h>
 #include <lapps/error.h>
 #include <lapps/protocol.h>
 #include <lapps/server.h>
@@ -53,6 +54,7 @@ struct lapps_opts {
     lapps_log_fn log_fn;
     lapps_log_level log_level;
     void *log_user_data;
+    struct lapps_acl *acl; /* owned; applied at accept; NULL: everyone */
 };
 
 struct lapps_service {
@@ -70,6 +72,7 @@ struct lapps_service {
     lapps_on_request_fn on_request; /* LAPPS_PROTO_LAPPS */
     void *user_data;
     lapps_cleanup_fn cleanup; /* called with user_data by the server's copy only */
+    struct lapps_acl *acl;    /* owned (each copy has its own); before the 101; NULL: all */
     /* set at registration */
     size_t index;
     size_t target_len;
@@ -219,7 +222,7 @@ struct lapps__post {
 
 struct lapps__stats {
     _Atomic uint64_t connections, accepted, handshakes_failed, messages_in, messages_out, bytes_in,
-        bytes_out, reads, writes, handed_over;
+        bytes_out, reads, writes, handed_over, acl_refused;
 };
 
 /* One writer per counter (its worker): a relaxed load and store, not a locked add. */

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "net/acl.h"
 #include "net/net.h"
 
 /* epoll data for the descriptors that are not connections: their addresses are unique
@@ -288,13 +289,24 @@ static void
 accept_all(struct lapps__worker *w, size_t listener)
 {
     int lfd = w->listen_fds[listener];
+    const struct lapps_acl *acl = w->srv->opts.acl;
     /* A bounded batch per wake-up keeps one busy listener from starving connections. */
     for (int i = 0; i < 64; i++) {
-        int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        struct sockaddr_storage peer;
+        socklen_t peer_len = sizeof peer;
+        int fd = accept4(lfd, acl ? (struct sockaddr *)&peer : NULL, acl ? &peer_len : NULL,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE)
                 lapps_log(w->srv, LAPPS_LOG_WARN, "accept: %s", strerror(errno));
             return;
+        }
+        /* The server's ACL: a refused peer costs this worker no read and no memory. */
+        if (acl && !lapps__acl_allows_sockaddr(acl, (const struct sockaddr *)&peer)) {
+            close(fd);
+            STAT_ADD(w, accepted, 1);
+            STAT_ADD(w, acl_refused, 1);
+            continue;
         }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);

@@ -327,6 +327,10 @@ server_new(struct api_server *s, const struct api_config *cfg)
         cr_assert_eq(lapps_opts_add_listener(o, "127.0.0.1", 0, t), 0);
         lapps_tls_free(t); /* the listener has its own copy */
     }
+    if (cfg->ipv6)
+        cr_assert_eq(lapps_opts_add_listener(o, "::1", 0, NULL), 0);
+    if (cfg->acl)
+        cr_assert_eq(lapps_opts_set_acl(o, cfg->acl), 0);
     if (cfg->max_connections)
         cr_assert_eq(lapps_opts_set_max_connections(o, cfg->max_connections), 0);
     if (cfg->max_message)
@@ -351,6 +355,8 @@ server_new(struct api_server *s, const struct api_config *cfg)
                                              svc_close, svc_shutdown),
                  0);
     cr_assert_eq(lapps_service_set_user_data(svc, s), 0);
+    if (cfg->service_acl)
+        cr_assert_eq(lapps_service_set_acl(svc, cfg->service_acl), 0);
     cr_assert_eq(lapps_service_register(s->srv, svc), 0);
     lapps_service_free(svc);
     /* A second service with its own 1 KiB message limit, on every worker. */
@@ -374,7 +380,13 @@ server_new(struct api_server *s, const struct api_config *cfg)
         snprintf(s->tls_port_str, sizeof s->tls_port_str, "%u", s->tls_port);
         snprintf(s->tls_uri, sizeof s->tls_uri, "wss://127.0.0.1:%u/echo", s->tls_port);
     }
-    cr_assert_eq(lapps_server_port(s->srv, cfg->tls_cert ? 2 : 1), 0, "no other listener");
+    size_t n_listeners = 1 + (cfg->tls_cert != NULL);
+    if (cfg->ipv6) {
+        s->v6_port = lapps_server_port(s->srv, n_listeners++);
+        cr_assert_neq(s->v6_port, 0);
+        snprintf(s->v6_port_str, sizeof s->v6_port_str, "%u", s->v6_port);
+    }
+    cr_assert_eq(lapps_server_port(s->srv, n_listeners), 0, "no other listener");
 }
 
 static int

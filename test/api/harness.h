@@ -44,6 +44,11 @@ struct api_config {
     lapps_tls_verify tls_verify;
     lapps_tls_version tls_min_version;         /* 0: the default (1.2) */
     const char *tls_ciphers12, *tls_ciphers13; /* NULL: the defaults */
+    /* A ws:// listener on ::1 as well (the last listener: v6_port). */
+    bool ipv6;
+    /* ACLs: the server's (lapps_opts_set_acl) and the /echo service's; copied by
+     * api_server_start(), so they may be freed once it returns. */
+    const lapps_acl *acl, *service_acl;
 };
 
 struct api_counters {
@@ -72,6 +77,8 @@ struct api_server {
     uint16_t tls_port; /* the wss:// listener's (0: none) */
     char tls_port_str[8];
     char tls_uri[64]; /* wss://127.0.0.1:TLS_PORT/echo */
+    uint16_t v6_port; /* the ws:// listener on ::1 (cfg.ipv6; 0: none) */
+    char v6_port_str[8];
     struct api_config cfg;
     struct api_counters c;
     pthread_t worker_thread[API_MAX_WORKERS]; /* learnt in on_start */
@@ -88,7 +95,7 @@ struct api_server {
     size_t errlog_len;
 };
 
-/* Creates and starts a server on 127.0.0.1, port 0, with the test service. Fails the
+/* Creates and starts a server on 127.0.0.1 (and ::1), port 0, with the test service. Fails the
  * test on any error. With cfg->workers == 0 the server is embedded: the caller
  * dispatches (api_embedded_pump). */
 void api_server_start(struct api_server *s, const struct api_config *cfg);
