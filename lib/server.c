@@ -166,6 +166,7 @@ service_free(struct lapps_service *s)
     free(s->name);
     free(s->target);
     free(s->hosts);
+    lapps__svc_hs_free(&s->hs);
     free(s);
 }
 
@@ -333,6 +334,14 @@ lapps_service_register(lapps_server *srv, const lapps_service *svc)
     *s = *svc;
     s->name = name;
     s->target = target;
+    /* What svc points to stays with svc: the copy gets its own. */
+    s->hosts = NULL;
+    memset(&s->hs, 0, sizeof s->hs);
+    s->owner = srv;
+    if ((rv = lapps__svc_hs_copy(&s->hs, &svc->hs)) != 0) {
+        service_free(s);
+        return rv;
+    }
     s->target_len = strlen(target);
     s->index = srv->n_services;
     atomic_init(&s->next_host, 0);
