@@ -191,6 +191,7 @@ service_free(struct lapps_service *s)
     free(s->target);
     free(s->hosts);
     lapps_acl_free(s->acl);
+    lapps__svc_hs_free(&s->hs);
     free(s);
 }
 
@@ -375,9 +376,15 @@ lapps_service_register(lapps_server *srv, const lapps_service *svc)
     /* What the description owns stays with it: the server's copy gets its own. */
     s->hosts = NULL;
     s->acl = NULL;
+    memset(&s->hs, 0, sizeof s->hs);
+    s->owner = srv;
     if (svc->acl && !(s->acl = lapps__acl_dup(svc->acl))) {
         service_free(s);
         return LAPPS_ERR_NOMEM;
+    }
+    if ((rv = lapps__svc_hs_copy(&s->hs, &svc->hs)) != 0) {
+        service_free(s);
+        return rv;
     }
     s->target_len = strlen(target);
     s->index = srv->n_services;

@@ -200,6 +200,50 @@ LAPPS_EXPORT int lapps_service_set_user_data(lapps_service *svc, void *user_data
 typedef void (*lapps_cleanup_fn)(void *user_data);
 LAPPS_EXPORT int lapps_service_set_cleanup(lapps_service *svc, lapps_cleanup_fn cleanup);
 
+/* Handshake options (lapps.json's origins, extra_headers and proto_alias). They apply to
+ * a service description before lapps_service_register(), which copies them, or to a
+ * registered service (lapps_server_service()) until lapps_server_start(); after the
+ * start they are read by the workers and refused with LAPPS_ERR_STATE. Not thread-safe:
+ * one thread configures a service. Strings are copied. */
+
+/** Adds an allowed Origin. Once any is set, a request whose Origin header is absent or
+ *  not listed is answered 403 before the 101 (on_open never fires); without any, the
+ *  Origin is not looked at. The match is exact but ignores ASCII case, against the
+ *  value as the browser sends it: "scheme://host" or "scheme://host:port" (no path, no
+ *  trailing '/'), or "null" (opaque origins: sandboxed frames, file: pages — allowing
+ *  it allows them all). Adding one already listed does nothing.
+ *  @return 0; LAPPS_ERR_INVAL (NULL, empty, longer than 512 bytes, not of that form, or
+ *  holding a space, a control character, a non-ASCII byte, '/', '?', '#', '@' or ','
+ *  after "://"); LAPPS_ERR_NOSPACE (64 origins already); LAPPS_ERR_STATE (a registered
+ *  service of a server that has started); LAPPS_ERR_NOMEM. */
+LAPPS_EXPORT int lapps_service_add_origin(lapps_service *svc, const char *origin);
+
+/** Adds the header line "name: value" to every 101 of the service, after the
+ *  handshake's own headers (Upgrade, Connection, Sec-WebSocket-Accept and
+ *  Sec-WebSocket-Protocol), in the order added; a name may be added more than once
+ *  (Set-Cookie). @p name must be an HTTP token (RFC 7230: letters, digits and
+ *  !#$%&'*+-.^_`|~) and none of Upgrade, Connection, Content-Length, Transfer-Encoding,
+ *  Trailer, TE, Keep-Alive, Proxy-Connection or Sec-WebSocket-* (any case); @p value
+ *  may be empty and holds only visible ASCII, spaces and tabs — no CR or LF, so no
+ *  configuration can inject a header or end the response.
+ *  @return 0; LAPPS_ERR_INVAL (a NULL or refused name or value); LAPPS_ERR_NOSPACE (32
+ *  headers already, or the 101 would pass 4 KiB with them and the proto_alias);
+ *  LAPPS_ERR_STATE (a registered service of a server that has started);
+ *  LAPPS_ERR_NOMEM. */
+LAPPS_EXPORT int lapps_service_add_header(lapps_service *svc, const char *name, const char *value);
+
+/** Sets the subprotocol the service answers to (LAppS's proto_alias): when a client
+ *  offers @p alias among its Sec-WebSocket-Protocol values (exact, case-sensitive), the
+ *  101 carries "Sec-WebSocket-Protocol: <alias>"; otherwise it carries none, and the
+ *  request is not refused for it. (LAppS announced the alias in every 101, whatever
+ *  the client offered; a client that did not offer it must then fail the connection,
+ *  RFC 6455 §4.1, as browsers do.) Without an alias no subprotocol is ever chosen.
+ *  @p alias NULL removes it.
+ *  @return 0; LAPPS_ERR_INVAL (not an HTTP token); LAPPS_ERR_NOSPACE (the 101 would
+ *  pass 4 KiB); LAPPS_ERR_STATE (a registered service of a server that has started);
+ *  LAPPS_ERR_NOMEM. */
+LAPPS_EXPORT int lapps_service_set_proto_alias(lapps_service *svc, const char *alias);
+
 /* ------------------------------------------------------------------------------------ */
 /* Server                                                                               */
 

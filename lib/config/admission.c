@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include <lapps/acl.h>
+#include <lapps/error.h>
 
 #include "config/config.h"
 

@@ -506,9 +506,14 @@ handshake_done(struct lapps_conn *c, const struct lapps__hs_request *req, uint8_
         refuse(c, 404);
         return;
     }
-    /* The service's ACL, before a place is taken or the connection handed over. */
+    /* The service's ACL and origins, on the worker that parsed the request: before a place
+     * is taken on a host, before any hand-over and before the 101. */
     if (s->acl && !lapps__acl_allows_peer(s->acl, c->fd)) {
         STAT_ADD(w, acl_refused, 1);
+        refuse(c, 403);
+        return;
+    }
+    if (!lapps__svc_origin_allowed(s, &req->origin)) {
         refuse(c, 403);
         return;
     }
@@ -520,8 +525,10 @@ handshake_done(struct lapps_conn *c, const struct lapps__hs_request *req, uint8_
         refuse(c, 503);
         return;
     }
-    char resp[512];
-    lapps_ssize n = lapps__hs_response_101(resp, sizeof resp, &req->key, NULL, NULL, 0);
+    /* The service's extra headers and proto_alias are in this 101, which this worker
+     * writes, also for a connection it hands over. */
+    char resp[LAPPS__HS_MAX_RESPONSE];
+    lapps_ssize n = lapps__svc_response_101(s, req, resp, sizeof resp);
     if (n < 0) {
         give_place(&srv->workers[host]);
         refuse(c, 500);

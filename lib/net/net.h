@@ -57,6 +57,20 @@ struct lapps_opts {
     struct lapps_acl *acl; /* owned; applied at accept; NULL: everyone */
 };
 
+/* A service's handshake options (lib/service-hs.c): owned by the service description,
+ * deep-copied by lapps_service_register(), read by the workers once the server started
+ * (never written then). */
+#define LAPPS__SVC_MAX_ORIGINS    64u
+#define LAPPS__SVC_MAX_HEADERS    32u
+#define LAPPS__SVC_MAX_ORIGIN_LEN 512u
+struct lapps__svc_hs {
+    char **origins; /* allowed Origin values; none: any request, with or without Origin */
+    unsigned n_origins;
+    struct lapps__hs_extra *headers; /* name and value: one allocation each, name first */
+    unsigned n_headers;
+    char *proto_alias; /* the subprotocol the service answers to, or NULL */
+};
+
 struct lapps_service {
     char *name;
     char *target;
@@ -73,7 +87,9 @@ struct lapps_service {
     void *user_data;
     lapps_cleanup_fn cleanup; /* called with user_data by the server's copy only */
     struct lapps_acl *acl;    /* owned (each copy has its own); before the 101; NULL: all */
+    struct lapps__svc_hs hs;
     /* set at registration */
+    struct lapps_server *owner; /* the server holding this copy (NULL: a description) */
     size_t index;
     size_t target_len;
     unsigned *hosts; /* the workers with an instance, n_hosts of them */
@@ -272,6 +288,18 @@ struct lapps__worker {
 
 /* lapps_server.state */
 enum { SRV_NEW, SRV_RUNNING, SRV_STOPPING, SRV_STOPPED };
+
+/* Service handshake options (lib/service-hs.c). */
+/* Copies src into dst (zero-filled by the caller). @return 0 or LAPPS_ERR_NOMEM; on error
+ * dst holds what was copied, for lapps__svc_hs_free(). */
+int lapps__svc_hs_copy(struct lapps__svc_hs *dst, const struct lapps__svc_hs *src);
+void lapps__svc_hs_free(struct lapps__svc_hs *hs);
+/* Whether the service accepts a request with this Origin (empty view: none sent). */
+bool lapps__svc_origin_allowed(const struct lapps_service *s, const struct lapps__str *origin);
+/* Writes the service's 101 for req into out[0..cap) (LAPPS__HS_MAX_RESPONSE suffices).
+ * @return its length, or what lapps__hs_response_101() returns. */
+lapps_ssize lapps__svc_response_101(const struct lapps_service *s,
+                                    const struct lapps__hs_request *req, char *out, size_t cap);
 
 struct lapps_server {
     struct lapps_opts opts;

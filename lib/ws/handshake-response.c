@@ -21,7 +21,7 @@ struct out {
 static void
 put(struct out *o, const char *s, size_t n)
 {
-    if (o->len <= o->cap && n <= o->cap - o->len)
+    if (n && o->len <= o->cap && n <= o->cap - o->len)
         memcpy(o->p + o->len, s, n);
     o->len += n;
 }
@@ -67,14 +67,16 @@ is_token(const char *s)
     return true;
 }
 
-/* A field value may hold anything but control characters (HTAB excepted): CR or LF would
- * start a new header or end the response, and the rest have no place in HTTP. */
+/* An extra header's value: visible ASCII, SP and HTAB. CR or LF would start a new header
+ * or end the response (header injection); other control characters have no place in
+ * HTTP; obs-text (bytes >= 0x80) is legal but its charset is undefined (RFC 7230 §3.2.4),
+ * so a service that needs more than ASCII encodes it. */
 static bool
 is_field_value(const char *s)
 {
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
-        if ((c < 0x20 && c != '\t') || c == 0x7F)
+        if ((c < 0x20 && c != '\t') || c >= 0x7F)
             return false;
     }
     return true;
@@ -91,12 +93,81 @@ ieq(const char *a, const char *b)
     return *a == *b;
 }
 
-/* Headers the 101 writes itself: a second copy from a service would contradict it. */
+static bool
+iprefix(const char *s, const char *lit)
+{
+    for (; *lit; s++, lit++) {
+        unsigned x = (unsigned char)*s;
+        if (!x || (x - 'A' < 26u ? x + 32 : x) != (unsigned char)*lit)
+            return false;
+    }
+    return true;
+}
+
+/* Headers a service may not add: those the 101 writes itself (a second copy would
+ * contradict it), every Sec-WebSocket-* (the handshake's own, RFC 6455 §11.3), and the
+ * hop-by-hop and framing headers, which would change how the client or a proxy reads
+ * the bytes after the response (a 101 has no body). */
 static bool
 is_reserved(const char *name)
 {
-    return ieq(name, "upgrade") || ieq(name, "connection") || ieq(name, "sec-websocket-accept") ||
-           ieq(name, "sec-websocket-protocol");
+    static const char *const names[] = {
+        "upgrade", "connection", "content-length", "transfer-encoding",
+        "trailer", "te",         "keep-alive",     "proxy-connection",
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (ieq(name, names[i]))
+            return true;
+    return iprefix(name, "sec-websocket-");
+}
+
+bool
+lapps__hs_extra_valid(const char *name, const char *value)
+{
+    return name && value && is_token(name) && !is_reserved(name) && is_field_value(value);
+}
+
+/* Writes the 101 through o; accept is NULL when only the length is wanted. */
+static void
+put_101(struct out *o, const char *accept, const char *protocol,
+        const struct lapps__hs_extra *extra, size_t n_extra)
+{
+    puts_(o, "HTTP/1.1 101 Switching Protocols\r\n"
+             "Upgrade: websocket\r\n"
+             "Connection: Upgrade\r\n"
+             "Sec-WebSocket-Accept: ");
+    if (accept)
+        put(o, accept, 28);
+    else
+        o->len += 28;
+    puts_(o, "\r\n");
+    if (protocol) {
+        puts_(o, "Sec-WebSocket-Protocol: ");
+        puts_(o, protocol);
+        puts_(o, "\r\n");
+    }
+    for (size_t i = 0; i < n_extra; i++) {
+        puts_(o, extra[i].name);
+        puts_(o, ": ");
+        puts_(o, extra[i].value);
+        puts_(o, "\r\n");
+    }
+    puts_(o, "\r\n");
+}
+
+size_t
+lapps__hs_response_101_len(const char *protocol, const struct lapps__hs_extra *extra,
+                           size_t n_extra)
+{
+    struct out o = {NULL, 0, 0};
+    put_101(&o, NULL, protocol, extra, n_extra);
+    return o.len;
+}
+
+bool
+lapps__hs_protocol_valid(const char *protocol)
+{
+    return protocol && is_token(protocol);
 }
 
 lapps_ssize
@@ -105,11 +176,9 @@ lapps__hs_response_101(char *out, size_t cap, const struct lapps__str *key, cons
 {
     if (protocol && !is_token(protocol))
         return LAPPS_ERR_INVAL;
-    for (size_t i = 0; i < n_extra; i++) {
-        if (!extra[i].name || !extra[i].value || !is_token(extra[i].name) ||
-            is_reserved(extra[i].name) || !is_field_value(extra[i].value))
+    for (size_t i = 0; i < n_extra; i++)
+        if (!lapps__hs_extra_valid(extra[i].name, extra[i].value))
             return LAPPS_ERR_INVAL;
-    }
 
     char accept[29];
     int rv = lapps__hs_accept_key(key, accept);
@@ -117,24 +186,7 @@ lapps__hs_response_101(char *out, size_t cap, const struct lapps__str *key, cons
         return rv;
 
     struct out o = {out, cap, 0};
-    puts_(&o, "HTTP/1.1 101 Switching Protocols\r\n"
-              "Upgrade: websocket\r\n"
-              "Connection: Upgrade\r\n"
-              "Sec-WebSocket-Accept: ");
-    put(&o, accept, 28);
-    puts_(&o, "\r\n");
-    if (protocol) {
-        puts_(&o, "Sec-WebSocket-Protocol: ");
-        puts_(&o, protocol);
-        puts_(&o, "\r\n");
-    }
-    for (size_t i = 0; i < n_extra; i++) {
-        puts_(&o, extra[i].name);
-        puts_(&o, ": ");
-        puts_(&o, extra[i].value);
-        puts_(&o, "\r\n");
-    }
-    puts_(&o, "\r\n");
+    put_101(&o, accept, protocol, extra, n_extra);
     return finish(&o);
 }
 

@@ -121,10 +121,13 @@ const struct lapps__hs_header *lapps__hs_find(const struct lapps__hs_request *re
 /* Picks the subprotocol to answer with: the first token the client offered (in every
  * Sec-WebSocket-Protocol header, comma-separated, in order) that is in supported[0..n)
  * (exact, case-sensitive, as RFC 6455 §4.1 defines tokens). When nothing matches and
- * alias is not NULL, the alias is chosen if the client offered any protocol (LAppS's
- * proto_alias). Empty list elements and the spaces around elements are ignored. On
- * success out->p is supported[i] or alias itself (so it is NUL-terminated and outlives
- * the request buffer). Returns false and leaves *out empty when nothing is chosen. */
+ * alias is not NULL, the alias is chosen if the client offered any protocol. That
+ * fallback names a protocol the client did not offer, which RFC 6455 §4.1 tells the
+ * client to fail on; the server does not use it (a service's proto_alias is passed in
+ * supported[], see lib/service-hs.c). Empty list elements and the spaces around elements
+ * are ignored. On success out->p is supported[i] or alias itself (so it is
+ * NUL-terminated and outlives the request buffer). Returns false and leaves *out empty
+ * when nothing is chosen. */
 bool lapps__hs_select_protocol(const struct lapps__hs_request *req, const char *const *supported,
                                size_t n, const char *alias, struct lapps__str *out);
 
@@ -138,13 +141,30 @@ struct lapps__hs_extra {
     const char *value;
 };
 
+/* The largest 101 a service may need (lapps__hs_response_101_len()); the buffer the
+ * worker builds it in. */
+#define LAPPS__HS_MAX_RESPONSE 4096u
+
+/* Whether a service may add the header name: value to its 101: name is an RFC 7230
+ * token and none of Upgrade, Connection, Content-Length, Transfer-Encoding, Trailer, TE,
+ * Keep-Alive, Proxy-Connection or Sec-WebSocket-* (any case); value holds only visible
+ * ASCII, SP and HTAB (no CR or LF: no header injection). NULL is invalid. */
+bool lapps__hs_extra_valid(const char *name, const char *value);
+
+/* Whether protocol may be announced in Sec-WebSocket-Protocol: an RFC 7230 token. */
+bool lapps__hs_protocol_valid(const char *protocol);
+
+/* The length of the 101 lapps__hs_response_101() writes with these arguments (the
+ * accept key always takes 28 bytes). The arguments are not validated. */
+size_t lapps__hs_response_101_len(const char *protocol, const struct lapps__hs_extra *extra,
+                                  size_t n_extra);
+
 /* Writes a complete "101 Switching Protocols" response into out[0..cap): Upgrade,
  * Connection, Sec-WebSocket-Accept, Sec-WebSocket-Protocol when protocol is not NULL,
- * and the extra headers, then the empty line. Nothing is written past cap; out is not
- * NUL-terminated. Returns the length, or (checked in this order):
- *   LAPPS_ERR_INVAL when protocol is not a token, an extra name is not a token or is one
- *   of the four names this function writes itself, or an extra value holds a control
- *   character other than HTAB (CR, LF, NUL, DEL ...), which would break the response;
+ * and the extra headers in their order, then the empty line. Nothing is written past
+ * cap; out is not NUL-terminated. Returns the length, or (checked in this order):
+ *   LAPPS_ERR_INVAL when protocol is not a token or an extra header is refused by
+ *   lapps__hs_extra_valid() (which would break the response or contradict it);
  *   LAPPS_ERR_NOSPACE when cap is too small;
  *   LAPPS_ERR_NOMEM when SHA-1 could not run (OpenSSL out of memory). */
 lapps_ssize lapps__hs_response_101(char *out, size_t cap, const struct lapps__str *key,

@@ -65,7 +65,7 @@ Test(handshake_response, protocol_and_extra_headers)
 {
     static const struct lapps__hs_extra extra[] = {
         {"X-Server", "lapps"}, {"Set-Cookie", "a=b; Path=/; HttpOnly"},
-        {"X-Tab", "a\tb"},     {"X-Utf8", "caf\xc3\xa9"},
+        {"X-Tab", "a\tb"},     {"Set-Cookie", "c=d"},
         {"X-Empty", ""},
     };
     char out[512];
@@ -75,9 +75,108 @@ Test(handshake_response, protocol_and_extra_headers)
                         "X-Server: lapps\r\n"
                         "Set-Cookie: a=b; Path=/; HttpOnly\r\n"
                         "X-Tab: a\tb\r\n"
-                        "X-Utf8: caf\xc3\xa9\r\n"
+                        "Set-Cookie: c=d\r\n"
                         "X-Empty: \r\n"
                         "\r\n");
+    cr_assert_eq(lapps__hs_response_101_len("chat", extra, 5), (size_t)n);
+}
+
+/* The length the service setters check against LAPPS__HS_MAX_RESPONSE is the length
+ * written, for every combination. */
+Test(handshake_response, length_matches_what_is_written)
+{
+    static const struct lapps__hs_extra extra[] = {
+        {"A", ""}, {"X-Long", "0123456789abcdef0123456789abcdef"}, {"Server", "lapps"}};
+    static const char *protocols[] = {NULL, "p", "LAppS"};
+    char out[512];
+    for (size_t p = 0; p < 3; p++)
+        for (size_t n = 0; n <= 3; n++) {
+            lapps_ssize got = write_101(out, sizeof out, protocols[p], extra, n);
+            cr_assert_gt(got, 0);
+            cr_assert_eq(lapps__hs_response_101_len(protocols[p], extra, n), (size_t)got,
+                         "protocol %zu, %zu headers", p, n);
+        }
+}
+
+/* 32 headers filling LAPPS__HS_MAX_RESPONSE exactly are written whole. */
+Test(handshake_response, largest_service_response)
+{
+    static char values[32][512];
+    struct lapps__hs_extra extra[32];
+    for (size_t i = 0; i < 32; i++) {
+        memset(values[i], 'v', 100);
+        extra[i] = (struct lapps__hs_extra){"X-Header", values[i]};
+    }
+    size_t base = lapps__hs_response_101_len("LAppS", extra, 32);
+    cr_assert_lt(base, LAPPS__HS_MAX_RESPONSE);
+    size_t room = LAPPS__HS_MAX_RESPONSE - base;
+    cr_assert_lt(room, 512 - 100);
+    memset(values[31] + 100, 'w', room);
+    cr_assert_eq(lapps__hs_response_101_len("LAppS", extra, 32), LAPPS__HS_MAX_RESPONSE);
+    static char out[LAPPS__HS_MAX_RESPONSE];
+    cr_assert_eq(lapps__hs_response_101(out, sizeof out, &rfc_key, "LAppS", extra, 32),
+                 (lapps_ssize)LAPPS__HS_MAX_RESPONSE);
+    cr_assert(memcmp(out + LAPPS__HS_MAX_RESPONSE - 5, "w\r\n\r\n", 5) == 0);
+    cr_assert_eq(lapps__hs_response_101(out, sizeof out - 1, &rfc_key, "LAppS", extra, 32),
+                 LAPPS_ERR_NOSPACE);
+}
+
+/* What a service may add: the same rule the 101 applies. */
+Test(handshake_response, extra_header_rule)
+{
+    static const char *const good_names[] = {
+        "X-A",
+        "Server",
+        "Set-Cookie",
+        "Cache-Control",
+        "Content-Type",
+        "Sec-WebSocket",
+        "Upgraded",
+        "Connections",
+        "X-Sec-WebSocket-Key",
+        "t",
+        "!#$%&'*+-.^_`|~09azAZ",
+    };
+    for (size_t i = 0; i < sizeof good_names / sizeof good_names[0]; i++)
+        cr_assert(lapps__hs_extra_valid(good_names[i], "v"), "%s", good_names[i]);
+    static const char *const bad_names[] = {
+        "",
+        "Upgrade",
+        "CONNECTION",
+        "Content-Length",
+        "transfer-encoding",
+        "Trailer",
+        "TE",
+        "Keep-Alive",
+        "Proxy-Connection",
+        "Sec-WebSocket-Accept",
+        "sec-websocket-protocol",
+        "Sec-WebSocket-Key",
+        "Sec-WebSocket-Version",
+        "Sec-WebSocket-Extensions",
+        "sec-websocket-",
+        "X A",
+        "X:A",
+        "X\r\nA",
+        "X-\xc3\xa9",
+        "X\t",
+    };
+    for (size_t i = 0; i < sizeof bad_names / sizeof bad_names[0]; i++)
+        cr_assert_not(lapps__hs_extra_valid(bad_names[i], "v"), "%s", bad_names[i]);
+    static const char *const good_values[] = {"", " ", "a b\tc",
+                                              "~!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}"};
+    for (size_t i = 0; i < sizeof good_values / sizeof good_values[0]; i++)
+        cr_assert(lapps__hs_extra_valid("X-A", good_values[i]), "value %zu", i);
+    static const char *const bad_values[] = {"a\r\nX-B: c", "\r",          "\n",   "a\x01",
+                                             "\x7f",        "caf\xc3\xa9", "\x80", "\xff"};
+    for (size_t i = 0; i < sizeof bad_values / sizeof bad_values[0]; i++)
+        cr_assert_not(lapps__hs_extra_valid("X-A", bad_values[i]), "value %zu", i);
+    cr_assert_not(lapps__hs_extra_valid(NULL, "v"));
+    cr_assert_not(lapps__hs_extra_valid("X-A", NULL));
+    cr_assert(lapps__hs_protocol_valid("LAppS"));
+    cr_assert_not(lapps__hs_protocol_valid("a b"));
+    cr_assert_not(lapps__hs_protocol_valid(""));
+    cr_assert_not(lapps__hs_protocol_valid(NULL));
 }
 
 Test(handshake_response, nospace_at_every_capacity_below_the_need)
@@ -101,6 +200,8 @@ Test(handshake_response, header_injection_is_refused)
         {"X-A", "a\x01"},
         {"X-A", "a\x7f"},
         {"X-A", "a\x1b[0m"},
+        {"X-Utf8", "caf\xc3\xa9"},
+        {"X-A", "\x80"},
         {"X-A\r\nSet-Cookie", "evil=1"},
         {"X-A\n", "b"},
         {"X A", "b"},
@@ -116,6 +217,11 @@ Test(handshake_response, header_injection_is_refused)
         {"connection", "close"},
         {"Sec-WebSocket-Accept", "AAAA"},
         {"SEC-WEBSOCKET-PROTOCOL", "x"},
+        /* Framing, hop-by-hop and the other Sec-WebSocket-* headers. */
+        {"Content-Length", "0"},
+        {"Transfer-Encoding", "chunked"},
+        {"Sec-WebSocket-Extensions", "permessage-deflate"},
+        {"Sec-WebSocket-Version", "13"},
     };
     static const struct lapps__hs_extra good = {"X-Good", "1"};
     char out[512];

@@ -6,6 +6,7 @@
  * and checks that all modes give the same answer and the same views. */
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <lapps/error.h>
@@ -329,6 +330,57 @@ Test(handshake, names_and_tokens_ignore_case)
     expect_view(req.host, "a");
     expect_view(req.origin, "http://x");
     expect_view(req.key, "dGhlIHNhbXBsZSBub25jZQ==");
+}
+
+/* The Origin a service's allowed origins are compared with: absent (NULL view), empty,
+ * trimmed of spaces and tabs, its case kept, anywhere among the headers, and never
+ * taken from a header whose name merely starts or ends like it. */
+Test(handshake, origin_kept_as_sent)
+{
+    cr_assert_eq(parse(REQ, &req), (lapps_ssize)strlen(REQ));
+    cr_assert_null(req.origin.p);
+    cr_assert_eq(req.origin.len, 0);
+
+    static const char empty[] = RL HOST "Origin:\r\n" UPG CONN KEY VER END;
+    cr_assert_eq(parse(empty, &req), (lapps_ssize)strlen(empty));
+    cr_assert_eq(req.origin.len, 0);
+
+    static const char spaced[] =
+        RL HOST UPG CONN KEY VER "Origin: \t HTTPS://App.Example:8443 \t\r\n" END;
+    cr_assert_eq(parse(spaced, &req), (lapps_ssize)strlen(spaced));
+    expect_view(req.origin, "HTTPS://App.Example:8443");
+
+    static const char lookalikes[] =
+        RL HOST "Origins: http://a\r\n"
+                "X-Origin: http://b\r\n"
+                "Sec-WebSocket-Origin: http://c\r\n" UPG CONN KEY VER END;
+    cr_assert_eq(parse(lookalikes, &req), (lapps_ssize)strlen(lookalikes));
+    cr_assert_null(req.origin.p);
+
+    static const char null_origin[] = RL HOST UPG CONN KEY VER "origin: null\r\n" END;
+    cr_assert_eq(parse(null_origin, &req), (lapps_ssize)strlen(null_origin));
+    expect_view(req.origin, "null");
+}
+
+/* An Origin as long as the request allows is kept whole; a request made too long by
+ * its Origin is 431, like any other header. */
+Test(handshake, origin_bounded_by_the_request_size)
+{
+    static char text[LAPPS__HS_DEFAULT_MAX_SIZE + 64];
+    size_t fixed = strlen(RL HOST UPG CONN KEY VER "Origin: http://\r\n" END);
+    size_t host = LAPPS__HS_DEFAULT_MAX_SIZE - fixed;
+    char *o = malloc(host + 1);
+    memset(o, 'a', host);
+    o[host] = '\0';
+    snprintf(text, sizeof text, RL HOST UPG CONN KEY VER "Origin: http://%s\r\n" END, o);
+    cr_assert_eq(strlen(text), LAPPS__HS_DEFAULT_MAX_SIZE);
+    struct lapps__hs_parser p = {0};
+    cr_assert_eq(lapps__hs_parse(&p, text, strlen(text), &req), (lapps_ssize)strlen(text));
+    cr_assert_eq(req.origin.len, 7 + host);
+    snprintf(text, sizeof text, RL HOST UPG CONN KEY VER "Origin: http://%sa\r\n" END, o);
+    p = (struct lapps__hs_parser){0};
+    cr_assert_eq(lapps__hs_parse(&p, text, strlen(text), &req), LAPPS_ERR_HEADER_TOO_BIG);
+    free(o);
 }
 
 Test(handshake, lists_with_spaces_empty_elements_and_split_headers)
