@@ -225,3 +225,64 @@ Test(lappsd, sigterm_closes_500_clients_with_1001_and_exits_0, .timeout = 120)
     api_proc_free(&c);
     api_proc_free(&p);
 }
+
+/* What lapps.json and ws.json say about admission reaches the handshake: the server ACL
+ * (closed at accept), a service ACL (403), origins (403 for others) and extra headers in
+ * the 101. Clients bind different loopback source addresses. */
+Test(lappsd, acls_origins_and_headers_from_the_files, .timeout = 120)
+{
+    lappsd_home();
+    char cmd[512];
+    snprintf(
+        cmd, sizeof cmd,
+        "mkdir -p '%s/apps/guarded' && cp '%s/apps/echo/echo.lua' '%s/apps/guarded/guarded.lua'",
+        dir, dir, dir);
+    cr_assert_eq(system(cmd), 0);
+    uint16_t port = api_free_port();
+    put("ws.json",
+        "{\"port\": %u, \"workers\": {\"workers\": 2},\n"
+        " \"acl\": {\"policy\": \"allow\", \"exclude\": [\"127.0.0.7\"]}}\n",
+        port);
+    put("lapps.json", "{\"services\": {\n"
+                      " \"echo\": {\"request_target\": \"/echo\", \"extra_headers\": "
+                      "{\"X-Served-By\": \"lappsd-test\"},\n"
+                      "          \"acl\": {\"policy\": \"allow\", \"exclude\": [\"127.0.0.9\", "
+                      "\"127.1.0.0/16\"]}},\n"
+                      " \"guarded\": {\"request_target\": \"/guarded\", \"origins\": "
+                      "[\"https://app.example\"]}}}\n");
+    struct api_proc p;
+    char args[128], want[64], ports[8];
+    snprintf(args, sizeof args, "-c '%s'", dir);
+    spawn_lappsd(&p, dir, args);
+    snprintf(want, sizeof want, "ws://127.0.0.1:%u", port);
+    cr_assert(wait_output(&p, want, 20000), "lappsd did not start:\n%s", p.out);
+    snprintf(ports, sizeof ports, "%u", port);
+    static const struct {
+        const char *source, *path, *answer;
+    } cases[] = {
+        {"127.0.0.2", "/echo", "http 101"},    {"127.0.0.7", "/echo", "closed"},
+        {"127.0.0.9", "/echo", "http 403"},    {"127.1.2.3", "/echo", "http 403"},
+        {"127.0.0.9", "/guarded", "http 403"}, /* no Origin */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *out = NULL;
+        cr_assert_eq(api_python(20000, &out, "acl_client.py", "127.0.0.1", ports, cases[i].source,
+                                "--path", cases[i].path, NULL),
+                     0, "%s", out);
+        cr_assert(api_has_line(out, cases[i].answer), "%s %s: want %s, got:\n%s", cases[i].source,
+                  cases[i].path, cases[i].answer, out);
+        free(out);
+    }
+    char *out = NULL;
+    cr_assert_eq(api_python(20000, &out, "raw.py", ports, "hs", "http", NULL), 0, "%s", out);
+    API_EXPECT_LINE(out, "header x-served-by: lappsd-test");
+    free(out);
+    const char *req = "text:GET /guarded HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                      "Sec-WebSocket-Version: 13\r\nOrigin: https://app.example\r\n\r\n";
+    cr_assert_eq(api_python(20000, &out, "raw.py", ports, req, "http", NULL), 0, "%s", out);
+    API_EXPECT_LINE(out, "http 101");
+    free(out);
+    cr_assert_eq(api_proc_kill(&p, SIGTERM, 20000), 0, "%s", p.out);
+    api_proc_free(&p);
+}
