@@ -263,6 +263,7 @@ main(int argc, char **argv)
         logf_(LAPPS_LOG_INFO, "lappsd %s: %s://%s%s%s:%u", lapps_version(0)->version_str,
               tls ? "wss" : "ws", v6 ? "[" : "", ip, v6 ? "]" : "", lapps_server_port(server, i));
     }
+    logf_(LAPPS_LOG_INFO, "running as pid %ld", (long)getpid());
     lapps_stats last = {.size = sizeof last};
     lapps_server_stats(server, &last);
     struct timespec wait = {interval ? interval : 3600, 0};

@@ -286,3 +286,71 @@ Test(lappsd, acls_origins_and_headers_from_the_files, .timeout = 120)
     cr_assert_eq(api_proc_kill(&p, SIGTERM, 20000), 0, "%s", p.out);
     api_proc_free(&p);
 }
+
+/* Reads a whole small file into a static buffer ("" when absent). */
+static const char *
+slurp(const char *path)
+{
+    static char text[16384];
+    text[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (f) {
+        size_t n = fread(text, 1, sizeof text - 1, f);
+        text[n] = '\0';
+        fclose(f);
+    }
+    return text;
+}
+
+static bool
+wait_file_has(const char *path, const char *needle, int ms)
+{
+    for (int t = 0; t < ms / 50 && !strstr(slurp(path), needle); t++)
+        api_sleep_ms(50);
+    return strstr(slurp(path), needle) != NULL;
+}
+
+/* Operations: -d runs in the background and logs to log.file; the stats line comes every
+ * stats.interval; SIGHUP reopens the log (after a rotation the new file gets the lines);
+ * SIGTERM stops it (found by the pid it logged). */
+Test(lappsd, daemon_log_file_stats_and_sighup, .timeout = 120)
+{
+    lappsd_home();
+    uint16_t port = api_free_port();
+    put("ws.json",
+        "{\"port\": %u, \"workers\": {\"workers\": 1}, \"log\": {\"level\": \"info\", "
+        "\"file\": \"lappsd.log\"}, \"stats\": {\"interval\": 1}}\n",
+        port);
+    const char *out;
+    char args[128], log[128], rotated[160], want[64];
+    snprintf(args, sizeof args, "-c '%s' -d", dir);
+    cr_assert_eq(run_lappsd(args, &out), 0, "the foreground part must exit 0:\n%s", out);
+    snprintf(log, sizeof log, "%s/lappsd.log", dir);
+    snprintf(want, sizeof want, "ws://127.0.0.1:%u", port);
+    cr_assert(wait_file_has(log, want, 20000), "%s", slurp(log));
+    cr_assert(wait_file_has(log, "running as pid ", 5000), "%s", slurp(log));
+    long pid = atol(strstr(slurp(log), "running as pid ") + 15);
+    cr_assert_gt(pid, 1);
+    cr_assert(wait_file_has(log, "stats: 0 connections; last 1 s: ", 5000), "%s", slurp(log));
+    snprintf(rotated, sizeof rotated, "%s.1", log);
+    cr_assert_eq(rename(log, rotated), 0);
+    cr_assert_eq(kill((pid_t)pid, SIGHUP), 0);
+    cr_assert(wait_file_has(log, "stats: ", 5000), "no new log after SIGHUP");
+    cr_assert_eq(kill((pid_t)pid, SIGTERM), 0);
+    cr_assert(wait_file_has(log, "lappsd info: stopped", 20000), "%s", slurp(log));
+    for (int t = 0; t < 100 && kill((pid_t)pid, 0) == 0; t++)
+        api_sleep_ms(50);
+    cr_assert_neq(kill((pid_t)pid, 0), 0, "the daemon is still running");
+}
+
+/* No configuration anywhere: the demo services, with a line saying so. */
+Test(lappsd, without_configuration_the_demo_services, .timeout = 60)
+{
+    const char *out;
+    char args[128];
+    snprintf(args, sizeof args, "-c '%s' --check-config", dir);
+    cr_assert_eq(run_lappsd(args, &out), 0, "%s", out);
+    cr_assert(strstr(out, "/ws.json: not found: the server's defaults"), "%s", out);
+    cr_assert(strstr(out, "/lapps.json: not found: serving the demo services of "), "%s", out);
+    cr_assert(strstr(out, "lappsd: the configuration is valid"), "%s", out);
+}
