@@ -134,15 +134,57 @@ log_stats(lapps_server *server, lapps_stats *last, unsigned interval)
         return;
     logf_(LAPPS_LOG_INFO,
           "stats: %llu connections; last %u s: %llu accepted, %llu messages in, %llu out, "
-          "%llu bytes in, %llu out; errors: %llu failed handshakes",
+          "%llu bytes in, %llu out; refused: %llu failed handshakes, %llu by an ACL",
           (unsigned long long)s.connections, interval,
           (unsigned long long)(s.accepted - last->accepted),
           (unsigned long long)(s.messages_in - last->messages_in),
           (unsigned long long)(s.messages_out - last->messages_out),
           (unsigned long long)(s.bytes_in - last->bytes_in),
           (unsigned long long)(s.bytes_out - last->bytes_out),
-          (unsigned long long)(s.handshakes_failed - last->handshakes_failed));
+          (unsigned long long)(s.handshakes_failed - last->handshakes_failed),
+          (unsigned long long)(s.acl_refused - last->acl_refused));
     *last = s;
+}
+
+/* Loads the configuration and builds the server with its services. @return 0, or 2
+ * after saying what is wrong, with nothing left allocated. */
+static int
+configure(const lapps_config_paths *paths, lapps_config **cfgp, lapps_server **srvp)
+{
+    char err[2048] = "";
+    lapps_config *cfg = NULL;
+    lapps_opts *opts = NULL;
+    lapps_server *server = NULL;
+    int rv = lapps_config_load(&cfg, paths, err, sizeof err);
+    if (rv == 0) {
+        logger.level = lapps_config_log_level(cfg);
+        logger.path = lapps_config_log_file(cfg);
+        if (open_log() != 0) {
+            snprintf(err, sizeof err, "log.file %s: %s", logger.path, strerror(errno));
+            rv = LAPPS_ERR_INVAL;
+        }
+    }
+    if (rv == 0 && ((rv = lapps_opts_new(&opts)) != 0 ||
+                    (rv = lapps_opts_set_log(opts, log_line, logger.level, NULL)) != 0))
+        snprintf(err, sizeof err, "options: %s", lapps_strerror(rv));
+    if (rv == 0)
+        rv = lapps_config_apply(cfg, opts, err, sizeof err);
+    if (rv == 0 && (rv = lapps_server_new(&server, opts)) != 0) /* certificates, ports */
+        snprintf(err, sizeof err, "%s: the server: %s",
+                 lapps_config_ws_path(cfg) ? lapps_config_ws_path(cfg) : "defaults",
+                 lapps_strerror(rv));
+    if (rv == 0)
+        rv = lapps_config_register(cfg, server, err, sizeof err);
+    lapps_opts_free(opts);
+    if (rv == 0) {
+        *cfgp = cfg;
+        *srvp = server;
+        return 0;
+    }
+    fprintf(stderr, "lappsd: %s\n", err[0] ? err : lapps_strerror(rv));
+    lapps_server_free(server);
+    lapps_config_free(cfg);
+    return 2;
 }
 
 static const char usage[] =
@@ -194,40 +236,11 @@ main(int argc, char **argv)
     }
 
     /* Everything that can be wrong with the configuration is found before listening. */
-    char err[2048];
     lapps_config *cfg;
-    lapps_opts *opts;
     lapps_server *server;
-    int rv = lapps_config_load(&cfg, &paths, err, sizeof err);
-    if (rv != 0) {
-        fprintf(stderr, "lappsd: %s\n", err);
-        return 2;
-    }
-    logger.level = lapps_config_log_level(cfg);
-    logger.path = lapps_config_log_file(cfg);
-    if (open_log() != 0) {
-        fprintf(stderr, "lappsd: log.file %s: %s\n", logger.path, strerror(errno));
-        return 2;
-    }
-    if ((rv = lapps_opts_new(&opts)) != 0 ||
-        (rv = lapps_opts_set_log(opts, log_line, logger.level, NULL)) != 0 ||
-        (rv = lapps_config_apply(cfg, opts, err, sizeof err)) != 0) {
-        fprintf(stderr, "lappsd: %s\n", err);
-        return 2;
-    }
-    rv = lapps_server_new(&server, opts); /* reads the certificates, probes the ports */
-    lapps_opts_free(opts);
-    if (rv != 0) {
-        fprintf(stderr, "lappsd: %s: the server: %s\n",
-                lapps_config_ws_path(cfg) ? lapps_config_ws_path(cfg) : "defaults",
-                lapps_strerror(rv));
-        return 2;
-    }
-    if ((rv = lapps_config_register(cfg, server, err, sizeof err)) != 0) {
-        fprintf(stderr, "lappsd: %s\n", err);
-        lapps_server_free(server);
-        return 2;
-    }
+    int rv = configure(&paths, &cfg, &server);
+    if (rv != 0)
+        return rv;
     unsigned interval = lapps_config_stats_interval(cfg);
     if (check) {
         printf("lappsd: the configuration is valid\n");
@@ -239,6 +252,8 @@ main(int argc, char **argv)
         fprintf(stderr, "lappsd: -d without log.file in ws.json: the log is discarded\n");
     if (detach && daemonize() != 0) {
         fprintf(stderr, "lappsd: -d: %s\n", strerror(errno));
+        lapps_server_free(server);
+        lapps_config_free(cfg);
         return 1;
     }
 
