@@ -354,3 +354,57 @@ Test(lappsd, without_configuration_the_demo_services, .timeout = 60)
     cr_assert(strstr(out, "/lapps.json: not found: serving the demo services of "), "%s", out);
     cr_assert(strstr(out, "lappsd: the configuration is valid"), "%s", out);
 }
+
+/* lang "c": a native service from a shared object serves beside the Lua ones; a symbol
+ * that is missing, or an entry point that fails, is a configuration error (exit 2). */
+Test(lappsd, native_services_from_a_shared_object, .timeout = 60)
+{
+    const char *so = getenv("LAPPS_NATIVE_ECHO");
+    cr_assert(so, "run through meson");
+    lappsd_home();
+    uint16_t port = api_free_port();
+    put("ws.json", "{\"port\": %u, \"workers\": {\"workers\": 2}}\n", port);
+    put("lapps.json",
+        "{\"services\": {\"native\": {\"lang\": \"c\", \"library\": \"%s\", \"symbol\": "
+        "\"native_echo_init\", \"request_target\": \"/native\", \"protocol\": \"raw\"},\n"
+        " \"echo\": {\"request_target\": \"/echo\"}}}\n",
+        so);
+    struct api_proc p;
+    char args[128], want[64], uri[96];
+    snprintf(args, sizeof args, "-c '%s'", dir);
+    spawn_lappsd(&p, dir, args);
+    snprintf(want, sizeof want, "ws://127.0.0.1:%u", port);
+    cr_assert(wait_output(&p, want, 20000), "lappsd did not start:\n%s", p.out);
+    snprintf(uri, sizeof uri, "%u", port);
+    char *out = NULL;
+    cr_assert_eq(api_python(20000, &out, "raw.py", uri, "hs:/native", "http", "frame:str=hello",
+                            "readn:1", NULL),
+                 0, "%s", out);
+    API_EXPECT_LINE(out, "text native: hello");
+    free(out);
+    cr_assert_eq(api_proc_kill(&p, SIGTERM, 20000), 0, "%s", p.out);
+    api_proc_free(&p);
+
+    const char *text;
+    put("lapps.json",
+        "{\"services\": {\"native\": {\"lang\": \"c\", \"library\": \"%s\", \"symbol\": "
+        "\"no_such_init\", \"request_target\": \"/native\"}}}\n",
+        so);
+    cr_assert_eq(run_lappsd(args, &text), 2, "%s", text);
+    cr_assert(strstr(text, "/lapps.json: services.native.symbol: "), "%s", text);
+    cr_assert(strstr(text, "no_such_init"), "%s", text);
+    put("lapps.json",
+        "{\"services\": {\"native\": {\"lang\": \"c\", \"library\": \"%s\", \"symbol\": "
+        "\"native_refuse_init\", \"request_target\": \"/native\"}}}\n",
+        so);
+    cr_assert_eq(run_lappsd(args, &text), 2, "%s", text);
+    cr_assert(strstr(text, "/lapps.json: services.native: native_refuse_init() failed: "), "%s",
+              text);
+    put("lapps.json",
+        "{\"services\": {\"native\": {\"lang\": \"c\", \"library\": "
+        "\"/nonexistent/lib.so\", \"symbol\": \"x\", \"request_target\": \"/n\"}}}\n");
+    cr_assert_eq(run_lappsd(args, &text), 2, "%s", text);
+    cr_assert(
+        strstr(text, "/lapps.json: services.native.library: /nonexistent/lib.so: cannot open"),
+        "%s", text);
+}
