@@ -128,6 +128,15 @@ lapps_opts_set_max_outbound(lapps_opts *opts, size_t bytes)
 }
 
 LAPPS_EXPORT int
+lapps_opts_set_auto_fragment(lapps_opts *opts, size_t frame_size)
+{
+    if (!opts || (frame_size && (frame_size < 125 || frame_size > (1u << 20))))
+        return LAPPS_ERR_INVAL;
+    opts->fragment = frame_size;
+    return 0;
+}
+
+LAPPS_EXPORT int
 lapps_opts_set_max_handshake_size(lapps_opts *opts, size_t bytes)
 {
     if (!opts || bytes < 1024 || bytes > (64u << 10))

@@ -97,6 +97,13 @@ LAPPS_EXPORT int lapps_opts_set_max_message_size(lapps_opts *opts, size_t bytes)
  *  @return 0 or LAPPS_ERR_INVAL. */
 LAPPS_EXPORT int lapps_opts_set_max_outbound(lapps_opts *opts, size_t bytes);
 
+/** Outbound fragmentation (LAppS's auto_fragment): a text or binary message of at least
+ *  2 × @p frame_size bytes leaves in frames of @p frame_size bytes (the last one shorter),
+ *  which lets a client with small buffers start on it early; 0 (the default) sends every
+ *  message in one frame. Broadcasts are not fragmented. 0 or 125 to 1 MiB.
+ *  @return 0 or LAPPS_ERR_INVAL. */
+LAPPS_EXPORT int lapps_opts_set_auto_fragment(lapps_opts *opts, size_t frame_size);
+
 /** Sets the largest handshake request (431 past it), 1 KiB to 64 KiB.
  *  @return 0 or LAPPS_ERR_INVAL. */
 LAPPS_EXPORT int lapps_opts_set_max_handshake_size(lapps_opts *opts, size_t bytes);

@@ -169,6 +169,8 @@ lapps_config_apply(const lapps_config *cfg, lapps_opts *opts, char *err, size_t 
     if (rv == 0)
         rv = lapps_opts_set_max_handshake_size(opts, (size_t)cfg->max_handshake);
     if (rv == 0)
+        rv = lapps_opts_set_auto_fragment(opts, cfg->fragment);
+    if (rv == 0)
         rv = lapps_opts_set_timeouts(opts, (uint32_t)cfg->handshake_ms, (uint32_t)cfg->close_ms,
                                      (uint32_t)cfg->idle_ms, (uint32_t)cfg->ping_ms);
     lapps_tls *tls = NULL;

@@ -170,7 +170,7 @@ read_limits(struct cfg_file *f, json_t *root, struct lapps_config *cfg)
     cfg_int(f, l, p, "idle_timeout_ms", 0, 86400000, &cfg->idle_ms);
     cfg_int(f, l, p, "ping_interval_ms", 0, 86400000, &cfg->ping_ms);
     cfg_int(f, l, p, "max_outbound_buffer", 1024, 1LL << 32, &cfg->max_outbound);
-    cfg_int(f, l, p, "max_handshake_size", 1024, 1 << 20, &cfg->max_handshake);
+    cfg_int(f, l, p, "max_handshake_size", 1024, 65536, &cfg->max_handshake);
 }
 
 static void
@@ -225,10 +225,8 @@ lapps__config_server(struct cfg_file *f, json_t *root, struct lapps_config *cfg)
         bool frag = false;
         cfg_int(f, w, "workers", "workers", 1, 256, &cfg->workers);
         cfg_int(f, w, "workers", "max_connections", 1, 1 << 24, &cfg->max_connections);
-        if (cfg_bool(f, w, "workers", "auto_fragment", &frag) && frag)
-            cfg_warn(f, "workers.auto_fragment",
-                     "outbound messages are not fragmented here (clients reassemble any "
-                     "size up to their limit), ignored");
+        if (cfg_bool(f, w, "workers", "auto_fragment", &frag))
+            cfg->fragment = frag ? 1392 : 0; /* LAppS's frame size */
     }
     read_tls(f, root, cfg);
     lapps__config_acl(f, root, "", &cfg->acl);

@@ -50,6 +50,7 @@ struct lapps_opts {
     size_t max_message;
     size_t max_outbound;
     size_t max_handshake;
+    size_t fragment; /* outbound frame size for long messages; 0: one frame each */
     uint32_t handshake_ms, close_ms, idle_ms, ping_ms;
     lapps_log_fn log_fn;
     lapps_log_level log_level;

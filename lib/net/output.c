@@ -287,11 +287,45 @@ lapps__out_raw(struct lapps_conn *c, const void *data, size_t len)
     return send_or_queue(c, &iov, 1);
 }
 
+/* A long message in frames of opts.fragment bytes (lapps_opts_set_auto_fragment): the
+ * first with the opcode, the rest continuations, FIN on the last; all of it taken or
+ * refused at once, so the queue stays message-atomic. */
+static int
+out_fragmented(struct lapps_conn *c, uint8_t opcode, const uint8_t *data, size_t len)
+{
+    struct lapps__worker *w = c->w;
+    size_t size = w->srv->opts.fragment, n = (len + size - 1) / size;
+    int rv = check_limit(c, len + n * LAPPS__FRAME_MAX_HEADER);
+    if (rv != 0)
+        return rv;
+    STAT_ADD(w, messages_out, 1);
+    if (w->cork_conn == c)
+        flush_cork(w); /* what the cork holds leaves first */
+    enum { GROUP = 16 };
+    uint8_t hdr[GROUP][LAPPS__FRAME_MAX_HEADER];
+    struct iovec iov[2 * GROUP];
+    for (size_t i = 0; i < n && rv == 0;) {
+        int k = 0;
+        for (; k < GROUP && i < n; k++, i++) {
+            size_t piece = i + 1 < n ? size : len - i * size;
+            size_t hn = lapps__frame_header(hdr[k], i == 0 ? opcode : 0, i + 1 == n, piece, NULL);
+            iov[2 * k] = (struct iovec){hdr[k], hn};
+            iov[2 * k + 1] = (struct iovec){(void *)(data + i * size), piece};
+        }
+        rv = send_or_queue(c, iov, 2 * k);
+    }
+    if (rv == LAPPS_ERR_NOMEM) /* part of the message is out: nothing may follow it */
+        lapps__conn_abort(c, LAPPS_CLOSED_DROPPED, 1006);
+    return rv;
+}
+
 /* Every send but the fast path below; out of line so that path has no register saves. */
 static __attribute__((noinline)) int
 out_send_slow(struct lapps_conn *c, uint8_t opcode, const void *data, size_t len)
 {
     struct lapps__worker *w = c->w;
+    if (opcode < LAPPS__OP_CLOSE && w->srv->opts.fragment && len >= 2 * w->srv->opts.fragment)
+        return out_fragmented(c, opcode, data, len);
     size_t hn = len < 126 ? 2 : len <= 0xFFFF ? 4 : 10; /* what lapps__frame_header writes */
     if (opcode != LAPPS__OP_CLOSE) {
         /* Pongs count too: a peer that pings and never reads must not grow our queue. */

@@ -408,3 +408,31 @@ Test(lappsd, native_services_from_a_shared_object, .timeout = 60)
         strstr(text, "/lapps.json: services.native.library: /nonexistent/lib.so: cannot open"),
         "%s", text);
 }
+
+/* workers.auto_fragment: a 5000-byte echo leaves in 1392-byte frames, as in LAppS; a
+ * short one stays one frame. */
+Test(lappsd, auto_fragment_splits_long_messages, .timeout = 60)
+{
+    lappsd_home();
+    uint16_t port = api_free_port();
+    put("ws.json", "{\"port\": %u, \"workers\": {\"workers\": 1, \"auto_fragment\": true}}\n",
+        port);
+    struct api_proc p;
+    char args[128], want[64], ports[8];
+    snprintf(args, sizeof args, "-c '%s'", dir);
+    spawn_lappsd(&p, dir, args);
+    snprintf(want, sizeof want, "ws://127.0.0.1:%u", port);
+    cr_assert(wait_output(&p, want, 20000), "lappsd did not start:\n%s", p.out);
+    snprintf(ports, sizeof ports, "%u", port);
+    char *out = NULL;
+    cr_assert_eq(api_python(20000, &out, "raw.py", ports, "hs", "http", "frame:op=2,len=5000",
+                            "readn:4", "frame:str=short", "readn:1", NULL),
+                 0, "%s", out);
+    cr_assert_eq(api_count_prefix(out, "frame 2 0 1392 "), 1, "%s", out);
+    cr_assert_eq(api_count_prefix(out, "frame 0 0 1392 "), 2, "%s", out);
+    cr_assert_eq(api_count_prefix(out, "frame 0 1 824 "), 1, "%s", out);
+    API_EXPECT_LINE(out, "text short");
+    free(out);
+    cr_assert_eq(api_proc_kill(&p, SIGTERM, 20000), 0, "%s", p.out);
+    api_proc_free(&p);
+}
