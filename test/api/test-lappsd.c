@@ -81,6 +81,17 @@ wait_output(struct api_proc *p, const char *needle, int ms)
     return strstr(p->out ? p->out : "", needle) != NULL;
 }
 
+/* Starts lappsd -c dir and waits until it says it listens on @p scheme://127.0.0.1:port. */
+static void
+start_lappsd(struct api_proc *p, const char *scheme, uint16_t port)
+{
+    char args[128], want[64];
+    snprintf(args, sizeof args, "-c '%s'", dir);
+    spawn_lappsd(p, dir, args);
+    snprintf(want, sizeof want, "%s://127.0.0.1:%u", scheme, port);
+    cr_assert(wait_output(p, want, 20000), "lappsd did not start:\n%s", p->out);
+}
+
 /* The test's own apps (test/api/lappsd) beside a generated ws.json. */
 static void
 lappsd_home(void)
@@ -115,11 +126,8 @@ Test(lappsd, a_lapps_configuration_directory_starts_and_serves, .timeout = 120)
         "                      \"key\": \"certs/server1.key\"}}\n",
         port);
     struct api_proc p;
-    char args[128], want[64], uri[96], ca[128];
-    snprintf(args, sizeof args, "-c '%s'", dir);
-    spawn_lappsd(&p, dir, args);
-    snprintf(want, sizeof want, "wss://127.0.0.1:%u", port);
-    cr_assert(wait_output(&p, want, 20000), "lappsd did not start:\n%s", p.out);
+    char uri[96], ca[128];
+    start_lappsd(&p, "wss", port);
     cr_assert(wait_output(&p, "echo: started, clock says nil", 5000), "%s", p.out);
     cr_assert(wait_output(&p, "clock: init", 5000), "%s", p.out);
     cr_assert(strstr(p.out, "lapps.json: services.echo.depends: no service \"not_configured\", "
@@ -210,11 +218,8 @@ Test(lappsd, sigterm_closes_500_clients_with_1001_and_exits_0, .timeout = 120)
     uint16_t port = api_free_port();
     put("ws.json", "{\"port\": %u, \"workers\": {\"workers\": 2}}\n", port);
     struct api_proc p, c;
-    char args[128], want[64], uri[96];
-    snprintf(args, sizeof args, "-c '%s'", dir);
-    spawn_lappsd(&p, dir, args);
-    snprintf(want, sizeof want, "ws://127.0.0.1:%u", port);
-    cr_assert(wait_output(&p, want, 20000), "lappsd did not start:\n%s", p.out);
+    char uri[96];
+    start_lappsd(&p, "ws", port);
     snprintf(uri, sizeof uri, "ws://127.0.0.1:%u/echo", port);
     api_python_spawn(&c, "ws_client.py", "hold", uri, "500", NULL);
     cr_assert(api_proc_wait_line(&c, "open 500", 60000), "%s", c.out ? c.out : "");
@@ -251,11 +256,8 @@ Test(lappsd, acls_origins_and_headers_from_the_files, .timeout = 120)
                       " \"guarded\": {\"request_target\": \"/guarded\", \"origins\": "
                       "[\"https://app.example\"]}}}\n");
     struct api_proc p;
-    char args[128], want[64], ports[8];
-    snprintf(args, sizeof args, "-c '%s'", dir);
-    spawn_lappsd(&p, dir, args);
-    snprintf(want, sizeof want, "ws://127.0.0.1:%u", port);
-    cr_assert(wait_output(&p, want, 20000), "lappsd did not start:\n%s", p.out);
+    char ports[8];
+    start_lappsd(&p, "ws", port);
     snprintf(ports, sizeof ports, "%u", port);
     static const struct {
         const char *source, *path, *answer;
@@ -370,11 +372,8 @@ Test(lappsd, native_services_from_a_shared_object, .timeout = 60)
         " \"echo\": {\"request_target\": \"/echo\"}}}\n",
         so);
     struct api_proc p;
-    char args[128], want[64], uri[96];
-    snprintf(args, sizeof args, "-c '%s'", dir);
-    spawn_lappsd(&p, dir, args);
-    snprintf(want, sizeof want, "ws://127.0.0.1:%u", port);
-    cr_assert(wait_output(&p, want, 20000), "lappsd did not start:\n%s", p.out);
+    char args[128], uri[96];
+    start_lappsd(&p, "ws", port);
     snprintf(uri, sizeof uri, "%u", port);
     char *out = NULL;
     cr_assert_eq(api_python(20000, &out, "raw.py", uri, "hs:/native", "http", "frame:str=hello",
@@ -418,11 +417,8 @@ Test(lappsd, auto_fragment_splits_long_messages, .timeout = 60)
     put("ws.json", "{\"port\": %u, \"workers\": {\"workers\": 1, \"auto_fragment\": true}}\n",
         port);
     struct api_proc p;
-    char args[128], want[64], ports[8];
-    snprintf(args, sizeof args, "-c '%s'", dir);
-    spawn_lappsd(&p, dir, args);
-    snprintf(want, sizeof want, "ws://127.0.0.1:%u", port);
-    cr_assert(wait_output(&p, want, 20000), "lappsd did not start:\n%s", p.out);
+    char ports[8];
+    start_lappsd(&p, "ws", port);
     snprintf(ports, sizeof ports, "%u", port);
     char *out = NULL;
     cr_assert_eq(api_python(20000, &out, "raw.py", ports, "hs", "http", "frame:op=2,len=5000",
