@@ -385,6 +385,7 @@ Test(lappsd, native_services_from_a_shared_object, .timeout = 60)
     api_proc_free(&p);
 
     const char *text;
+    snprintf(args, sizeof args, "-c '%s'", dir);
     put("lapps.json",
         "{\"services\": {\"native\": {\"lang\": \"c\", \"library\": \"%s\", \"symbol\": "
         "\"no_such_init\", \"request_target\": \"/native\"}}}\n",
