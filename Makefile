@@ -7,7 +7,7 @@
 # Everything goes through Meson; build directories are build/, build-asan/, build-fuzz/.
 MESON_SETUP = meson setup --wrap-mode=nofallback
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS = frame handshake nljson proto
+FUZZ_TARGETS = client frame handshake nljson proto
 SOURCES = $(shell git ls-files '*.c' '*.h' '*.cpp' 2>/dev/null)
 
 .PHONY: all deps build run test test-unit test-asan test-fuzz check-format format bench clean

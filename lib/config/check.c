@@ -8,6 +8,9 @@
 
 #include "config/check.h"
 
+static void vformat(char *buf, size_t len, struct cfg_file *f, const char *key, const char *fmt,
+                    va_list ap) __attribute__((format(printf, 5, 0)));
+
 static void
 vformat(char *buf, size_t len, struct cfg_file *f, const char *key, const char *fmt, va_list ap)
 {

@@ -246,13 +246,16 @@ lapps__acl_dup(const struct lapps_acl *acl)
 bool
 lapps__acl_allows_sockaddr(const struct lapps_acl *acl, const struct sockaddr *sa)
 {
+    /* Copied out: a struct sockaddr promises less alignment than the family's struct. */
     if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *v4 = (const struct sockaddr_in *)sa;
-        return allows(acl, V4_MAPPED | (u128)ntohl(v4->sin_addr.s_addr));
+        struct sockaddr_in v4;
+        memcpy(&v4, sa, sizeof v4);
+        return allows(acl, V4_MAPPED | (u128)ntohl(v4.sin_addr.s_addr));
     }
     if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)sa;
-        return allows(acl, from_bytes(v6->sin6_addr.s6_addr));
+        struct sockaddr_in6 v6;
+        memcpy(&v6, sa, sizeof v6);
+        return allows(acl, from_bytes(v6.sin6_addr.s6_addr));
     }
     return false;
 }

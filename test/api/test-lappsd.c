@@ -32,6 +32,8 @@ teardown(void)
 
 TestSuite(lappsd, .init = setup, .fini = teardown);
 
+static void put(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 static void
 put(const char *name, const char *fmt, ...)
 {
