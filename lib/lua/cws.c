@@ -63,6 +63,7 @@
 #include "lua/host.h"
 #include "lua/modules.h"
 #include "net/client.h"
+#include "util/clock.h"
 #include "ws/frame.h"
 
 #define LOOP_DEFAULT_MS 10
@@ -294,14 +295,6 @@ cws_close(lua_State *L)
 
 /* ---- the event loop ---- */
 
-static int
-traceback(lua_State *L)
-{
-    const char *msg = lua_tostring(L, 1);
-    luaL_traceback(L, L, msg ? msg : "(error object is not a string)", 1);
-    return 1;
-}
-
 /* Calls callbacks[id][name] with the @p nargs values on the stack top, protected; pops
  * them. A callback that raises is logged, and the loop goes on. */
 static void
@@ -314,7 +307,7 @@ call_back(lua_State *L, int cbs, uint32_t id, const char *name, int nargs)
         lua_getfield(L, -1, name);
         if (lua_isfunction(L, -1)) {
             lua_remove(L, -2); /* the callbacks table */
-            lua_pushcfunction(L, traceback);
+            lua_pushcfunction(L, lapps__lua_traceback);
             lua_insert(L, base + 1); /* traceback, args..., fn */
             lua_insert(L, base + 2); /* traceback, fn, args... */
             if (lua_pcall(L, nargs, 0, base + 1) != 0)
@@ -377,14 +370,6 @@ sweep(lua_State *L, struct pool *p, int cbs)
     p->n = j;
 }
 
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int
 cws_event_loop(lua_State *L)
 {
@@ -411,7 +396,7 @@ cws_event_loop(lua_State *L)
         p->pfd_cap = p->n;
     }
     size_t n = p->n;
-    int64_t now = now_ms();
+    int64_t now = (int64_t)lapps__now_ms();
     for (size_t i = 0; i < n; i++) {
         struct lapps__cws *c = p->v[i].c;
         lapps__cws_flush(c);
@@ -426,7 +411,7 @@ cws_event_loop(lua_State *L)
     if (ready < 0)
         ready = 0; /* EINTR: a pass with no events */
     p->depth++;
-    now = now_ms();
+    now = (int64_t)lapps__now_ms();
     for (size_t i = 0; i < n; i++) {
         /* p->v may move while callbacks run (cws:new appends); index it each time. */
         struct lapps__cws *c = p->v[i].c;

@@ -91,6 +91,9 @@ struct lapps__lua_call {
     bool returned_true;
 };
 
+/* The message handler of every protected call: the error with a Lua traceback. */
+int lapps__lua_traceback(lua_State *L);
+
 /* Runs one callback protected, under the instruction budget. On a Lua error logs it
  * with its traceback and returns LAPPS_ERR_INVAL; else 0. */
 int lapps__lua_call(struct lapps__lua_call *k);

@@ -124,8 +124,8 @@ budget_disarm(struct lapps__lua_inst *li)
 
 /* ---- protected calls ---- */
 
-static int
-traceback(lua_State *L)
+int
+lapps__lua_traceback(lua_State *L)
 {
     const char *msg = lua_tostring(L, 1);
     luaL_traceback(L, L, msg ? msg : "(error object is not a string)", 1);
@@ -303,7 +303,7 @@ setup_state(lua_State *L)
         lua_pop(L, 1);
     }
     /* Returned: the stack's fixed slots. */
-    lua_pushcfunction(L, traceback);
+    lua_pushcfunction(L, lapps__lua_traceback);
     lua_pushvalue(L, -2);
     lua_getfield(L, -1, "onMessage");
     lua_getfield(L, -2, "onDisconnect");
@@ -334,7 +334,7 @@ lapps__lua_inst_open(struct lapps__lua_inst *li, char *err, size_t errlen)
     li->pending_tail = &li->pending;
     struct setup st = {.li = li};
     lua_State *L = li->L;
-    lua_pushcfunction(L, traceback);
+    lua_pushcfunction(L, lapps__lua_traceback);
     lua_pushcfunction(L, setup_state);
     lua_pushlightuserdata(L, &st);
     int rc = lua_pcall(L, 1, SLOTS, 1);

@@ -24,6 +24,7 @@
 
 #include "net/client.h"
 #include "tls/tls.h"
+#include "util/clock.h"
 #include "ws/client.h"
 
 #define READ_CHUNK  (16u << 10)
@@ -54,20 +55,12 @@ struct lapps__cws {
     char error[320];
 };
 
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Waits for a non-blocking connect to end, up to @p deadline. Returns 0 or -errno. */
 static int
 connect_wait(int fd, int64_t deadline)
 {
     for (;;) {
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - (int64_t)lapps__now_ms();
         if (left <= 0)
             return -ETIMEDOUT;
         struct pollfd p = {.fd = fd, .events = POLLOUT};
@@ -100,7 +93,7 @@ dial(const struct lapps__ws_uri *uri, int timeout_ms, int *out, char *why, size_
         snprintf(why, why_len, "cannot resolve %s: %s", uri->host, gai_strerror(g));
         return LAPPS_ERR_INVAL;
     }
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = (int64_t)lapps__now_ms() + timeout_ms;
     int rv = -ECONNREFUSED;
     for (struct addrinfo *a = res; a; a = a->ai_next) {
         int fd =
@@ -179,7 +172,7 @@ lapps__cws_open(struct lapps__cws **out, const char *uri_text, const struct lapp
         goto close_fd;
     }
     c->phase = HANDSHAKE;
-    c->deadline = now_ms() + c->timeout_ms;
+    c->deadline = (int64_t)lapps__now_ms() + c->timeout_ms;
     free(uri);
     *out = c;
     return 0;
@@ -407,7 +400,7 @@ lapps__cws_io(struct lapps__cws *c, short revents)
         if (c->phase == OPEN)
             flush(c); /* messages queued before the 101 */
     }
-    if (c->phase == HANDSHAKE && now_ms() >= c->deadline)
+    if (c->phase == HANDSHAKE && (int64_t)lapps__now_ms() >= c->deadline)
         end_error(c, 1006, "no WebSocket handshake within the timeout", NULL);
 }
 
@@ -416,7 +409,7 @@ static void
 ending(struct lapps__cws *c, const struct lapps__wsc_event *wev)
 {
     c->phase = ENDING;
-    c->deadline = now_ms() + c->timeout_ms;
+    c->deadline = (int64_t)lapps__now_ms() + c->timeout_ms;
     c->code = wev->code;
     if (wev->kind == LAPPS__WSC_CLOSE) {
         c->clean = true;
@@ -486,7 +479,7 @@ lapps__cws_next(struct lapps__cws *c, struct lapps__cws_event *ev)
             end_error(c, 1006, "out of memory", NULL);
         } else if (c->eof) {
             end_error(c, 1006, "the server closed the connection without a close frame", NULL);
-        } else if (c->deadline >= 0 && now_ms() >= c->deadline) {
+        } else if (c->deadline >= 0 && (int64_t)lapps__now_ms() >= c->deadline) {
             end_error(c, 1006, "no close frame from the server within the timeout", NULL);
         }
     }
@@ -494,7 +487,7 @@ lapps__cws_next(struct lapps__cws *c, struct lapps__cws_event *ev)
         flush(c);
         size_t left;
         lapps__wsc_output(&c->ws, &left);
-        if (left == 0 || now_ms() >= c->deadline)
+        if (left == 0 || (int64_t)lapps__now_ms() >= c->deadline)
             return end_event(c, ev);
     }
     return 0;
@@ -530,7 +523,7 @@ lapps__cws_close(struct lapps__cws *c, uint16_t code, const char *reason, size_t
     int rv = lapps__wsc_close(&c->ws, code, reason, reason_len);
     if (rv != 0)
         return rv;
-    c->deadline = now_ms() + c->timeout_ms;
+    c->deadline = (int64_t)lapps__now_ms() + c->timeout_ms;
     flush(c);
     return 0;
 }

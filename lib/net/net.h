@@ -19,6 +19,7 @@
 #include "proto/cbor.h"
 #include "tls/tls.h"
 #include "util/arena.h"
+#include "util/clock.h"
 #include "util/timer.h"
 #include "ws/frame.h"
 #include "ws/handshake.h"
@@ -358,7 +359,6 @@ void lapps__worker_loop_once(struct lapps__worker *w, int timeout_ms);
 void *lapps__worker_main(void *arg);
 void lapps__worker_wake(struct lapps__worker *w);
 int lapps__worker_post(struct lapps__worker *w, struct lapps__post *post);
-uint64_t lapps__now_ms(void);
 
 /* rpc.c */
 void lapps__rpc_deliver(struct lapps_conn *c, uint8_t opcode, const uint8_t *data, size_t len);

@@ -20,14 +20,6 @@
  * and never those of a lapps_conn. */
 static char tag_wake, tag_timer, tag_listen[LAPPS__MAX_LISTENERS];
 
-uint64_t
-lapps__now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static int
 add_fd(struct lapps__worker *w, int fd, void *tag)
 {

@@ -22,18 +22,6 @@ struct lapps__tls_client_ctx {
     bool verify;
 };
 
-static int
-fail(char *why, size_t why_size, const char *what, const char *file)
-{
-    char reason[256] = "unknown error";
-    unsigned long e = ERR_peek_last_error();
-    if (e)
-        ERR_error_string_n(e, reason, sizeof reason);
-    snprintf(why, why_size, "%s%s%s: %s", what, file ? " " : "", file ? file : "", reason);
-    ERR_clear_error();
-    return LAPPS_ERR_TLS;
-}
-
 int
 lapps__tls_client_ctx_new(struct lapps__tls_client_ctx **out, bool verify, const char *ca_file,
                           char *why, size_t why_size)
@@ -47,7 +35,7 @@ lapps__tls_client_ctx_new(struct lapps__tls_client_ctx **out, bool verify, const
     c->verify = verify;
     c->ssl = SSL_CTX_new(TLS_client_method());
     if (!c->ssl) {
-        rv = fail(why, why_size, "SSL_CTX_new", NULL);
+        rv = lapps__tls_fail(why, why_size, "SSL_CTX_new", NULL);
         goto free_c;
     }
     SSL_CTX_set_min_proto_version(c->ssl, TLS1_2_VERSION);
@@ -57,7 +45,8 @@ lapps__tls_client_ctx_new(struct lapps__tls_client_ctx **out, bool verify, const
         int ok = ca_file ? SSL_CTX_load_verify_locations(c->ssl, ca_file, NULL)
                          : SSL_CTX_set_default_verify_paths(c->ssl);
         if (ok != 1) {
-            rv = fail(why, why_size, ca_file ? "CA file" : "the system CA store", ca_file);
+            rv = lapps__tls_fail(why, why_size, ca_file ? "CA file" : "the system CA store",
+                                 ca_file);
             goto free_ssl;
         }
         SSL_CTX_set_verify(c->ssl, SSL_VERIFY_PEER, NULL);

@@ -18,4 +18,8 @@ struct lapps__tls {
  * (MSG_NOSIGNAL), neither in accept nor in connect state yet; NULL when out of memory. */
 struct lapps__tls *lapps__tls_session_new(SSL_CTX *ssl_ctx, int fd);
 
+/* Writes "what[ file]: OpenSSL's reason" into @p why, empties the thread's error queue
+ * and returns LAPPS_ERR_TLS. */
+int lapps__tls_fail(char *why, size_t why_size, const char *what, const char *file);
+
 #endif /* LAPPS_TLS_SESSION_H */

@@ -108,9 +108,8 @@ bio_method_init(void)
 
 /* ---- contexts ---- */
 
-/* Writes "what: OpenSSL's reason" into why and empties the thread's error queue. */
-static int
-fail(char *why, size_t why_size, const char *what, const char *file)
+int
+lapps__tls_fail(char *why, size_t why_size, const char *what, const char *file)
 {
     char reason[256] = "unknown error";
     unsigned long e = ERR_peek_last_error();
@@ -126,7 +125,7 @@ build(SSL_CTX **out, const struct lapps_tls *s, char *why, size_t why_size)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     if (!ctx)
-        return fail(why, why_size, "SSL_CTX_new", NULL);
+        return lapps__tls_fail(why, why_size, "SSL_CTX_new", NULL);
     SSL_CTX_set_min_proto_version(ctx, s->min_version == LAPPS_TLS_1_3 ? TLS1_3_VERSION
                                                                        : TLS1_2_VERSION);
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
@@ -142,30 +141,31 @@ build(SSL_CTX **out, const struct lapps_tls *s, char *why, size_t why_size)
     SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof sid_ctx - 1);
     int rv;
     if (!SSL_CTX_set_cipher_list(ctx, s->ciphers12 ? s->ciphers12 : DEFAULT_CIPHERS12)) {
-        rv = fail(why, why_size, "TLS 1.2 cipher list", s->ciphers12);
+        rv = lapps__tls_fail(why, why_size, "TLS 1.2 cipher list", s->ciphers12);
         goto free_ctx;
     }
     if (!SSL_CTX_set_ciphersuites(ctx, s->ciphers13 ? s->ciphers13 : DEFAULT_CIPHERS13)) {
-        rv = fail(why, why_size, "TLS 1.3 cipher suites", s->ciphers13);
+        rv = lapps__tls_fail(why, why_size, "TLS 1.3 cipher suites", s->ciphers13);
         goto free_ctx;
     }
     if (SSL_CTX_use_certificate_chain_file(ctx, s->chain_file) != 1) {
-        rv = fail(why, why_size, "certificate chain", s->chain_file);
+        rv = lapps__tls_fail(why, why_size, "certificate chain", s->chain_file);
         goto free_ctx;
     }
     if (SSL_CTX_use_PrivateKey_file(ctx, s->key_file, SSL_FILETYPE_PEM) != 1) {
-        rv = fail(why, why_size, "private key", s->key_file);
+        rv = lapps__tls_fail(why, why_size, "private key", s->key_file);
         goto free_ctx;
     }
     if (SSL_CTX_check_private_key(ctx) != 1) {
-        rv = fail(why, why_size, "private key does not match the certificate", s->key_file);
+        rv = lapps__tls_fail(why, why_size, "private key does not match the certificate",
+                             s->key_file);
         goto free_ctx;
     }
     if (s->ca_file) {
         STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(s->ca_file);
         if (!names || SSL_CTX_load_verify_locations(ctx, s->ca_file, NULL) != 1) {
             sk_X509_NAME_pop_free(names, X509_NAME_free);
-            rv = fail(why, why_size, "client CA", s->ca_file);
+            rv = lapps__tls_fail(why, why_size, "client CA", s->ca_file);
             goto free_ctx;
         }
         SSL_CTX_set_client_CA_list(ctx, names);
