@@ -871,3 +871,67 @@ api_wait_fds(int want, int timeout_ms)
     }
     return n;
 }
+
+/* ---- a server's log, kept ---- */
+
+static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
+static char kept[1 << 16];
+static size_t kept_len;
+
+void
+api_log_keep(lapps_log_level level, const char *msg, void *user_data)
+{
+    (void)level;
+    (void)user_data;
+    pthread_mutex_lock(&kept_lock);
+    int n = snprintf(kept + kept_len, sizeof kept - kept_len, "%s\n", msg);
+    if (n > 0 && (size_t)n < sizeof kept - kept_len)
+        kept_len += (size_t)n;
+    else
+        kept[kept_len] = '\0'; /* a cut line is dropped whole */
+    pthread_mutex_unlock(&kept_lock);
+}
+
+void
+api_log_clear(void)
+{
+    pthread_mutex_lock(&kept_lock);
+    kept_len = 0;
+    kept[0] = '\0';
+    pthread_mutex_unlock(&kept_lock);
+}
+
+int
+api_log_count(const char *needle)
+{
+    int n = 0;
+    pthread_mutex_lock(&kept_lock);
+    for (const char *p = kept; (p = strstr(p, needle)); p++)
+        n++;
+    pthread_mutex_unlock(&kept_lock);
+    return n;
+}
+
+int
+api_log_wait(const char *needle, int want, int timeout_ms)
+{
+    int n = 0;
+    for (int t = 0; t <= timeout_ms && (n = api_log_count(needle)) < want; t += 10)
+        api_sleep_ms(10);
+    return n;
+}
+
+bool
+api_log_has_line(const char *line)
+{
+    pthread_mutex_lock(&kept_lock);
+    bool r = api_has_line(kept, line);
+    pthread_mutex_unlock(&kept_lock);
+    return r;
+}
+
+const char *
+api_log_text(void)
+{
+    return kept;
+}

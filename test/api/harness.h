@@ -122,6 +122,22 @@ lapps_stats api_stats(const struct api_server *s);
  * lapps_server_dispatch() result. */
 int api_embedded_pump(struct api_server *s, int ms);
 
+/* ---- a server's log, kept (for tests that read what services print) ---- */
+
+/* A lapps_log_fn that appends each line (and a newline) to one process-wide buffer of
+ * 64 KiB; lines past its end are dropped. Any thread. */
+void api_log_keep(lapps_log_level level, const char *msg, void *user_data);
+/* Empties the buffer. */
+void api_log_clear(void);
+/* How many times @p needle occurs in the kept log. */
+int api_log_count(const char *needle);
+/* Waits until @p needle occurs at least @p want times; returns the last count. */
+int api_log_wait(const char *needle, int want, int timeout_ms);
+/* Whether the kept log has a line exactly equal to @p line. */
+bool api_log_has_line(const char *line);
+/* The kept log, for failure messages (read without the lock: may be mid-append). */
+const char *api_log_text(void);
+
 /* ---- child processes ---- */
 
 struct api_proc;

@@ -17,41 +17,8 @@
 
 #include "harness.h"
 
-static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
-static char log_text[1 << 16];
-static size_t log_len;
-
-static void
-log_fn(lapps_log_level level, const char *msg, void *ud)
-{
-    (void)level;
-    (void)ud;
-    pthread_mutex_lock(&log_lock);
-    int n = snprintf(log_text + log_len, sizeof log_text - log_len, "%s\n", msg);
-    if (n > 0 && (size_t)n < sizeof log_text - log_len)
-        log_len += (size_t)n;
-    pthread_mutex_unlock(&log_lock);
-}
-
-static bool
-log_has(const char *line)
-{
-    pthread_mutex_lock(&log_lock);
-    bool r = api_has_line(log_text, line);
-    pthread_mutex_unlock(&log_lock);
-    return r;
-}
-
-#define EXPECT_LOG(line) cr_assert(log_has(line), "no log line \"%s\" in:\n%s", (line), log_text)
-
-static void
-clear_log(void)
-{
-    pthread_mutex_lock(&log_lock);
-    log_len = 0;
-    log_text[0] = '\0';
-    pthread_mutex_unlock(&log_lock);
-}
+#define EXPECT_LOG(line)                                                                           \
+    cr_assert(api_log_has_line(line), "no log line \"%s\" in:\n%s", (line), api_log_text())
 
 /* A server with one standalone Lua service @p name from @p dir (preload: cws), started. */
 static lapps_server *
@@ -62,7 +29,7 @@ start_standalone(const char *name, const char *dir)
     cr_assert_eq(lapps_opts_new(&o), 0);
     cr_assert_eq(lapps_opts_set_workers(o, 1), 0);
     cr_assert_eq(lapps_opts_add_listener(o, "127.0.0.1", 0, NULL), 0);
-    cr_assert_eq(lapps_opts_set_log(o, log_fn, LAPPS_LOG_DEBUG, NULL), 0);
+    cr_assert_eq(lapps_opts_set_log(o, api_log_keep, LAPPS_LOG_DEBUG, NULL), 0);
     cr_assert_eq(lapps_server_new(&srv, o), 0);
     lapps_opts_free(o);
     const char *path[] = {dir, NULL};
@@ -90,9 +57,9 @@ run_client(const char *uri, const char *ca_file, bool no_verify)
         setenv("CWS_NOVERIFY", "1", 1);
     else
         unsetenv("CWS_NOVERIFY");
-    clear_log();
+    api_log_clear();
     lapps_server *srv = start_standalone("cws_client", dir);
-    for (int t = 0; t < 3000 && !log_has("cws_client: done"); t++)
+    for (int t = 0; t < 3000 && !api_log_has_line("cws_client: done"); t++)
         api_sleep_ms(10);
     lapps_server_free(srv);
     EXPECT_LOG("cws_client: done");
@@ -272,10 +239,10 @@ Test(cws, example_cws_echo_client, .timeout = 60)
     struct api_server s;
     api_server_start(&s, &(struct api_config){.workers = 1});
     setenv("CWS_ECHO_URI", s.uri, 1);
-    clear_log();
+    api_log_clear();
     lapps_server *srv = start_standalone("cws_echo_client", dir);
     const char *line = "cws_echo_client: echo (opcode 1): hello #2 from cws_echo_client";
-    for (int t = 0; t < 1000 && !log_has(line); t++)
+    for (int t = 0; t < 1000 && !api_log_has_line(line); t++)
         api_sleep_ms(10);
     lapps_server_free(srv); /* the service closes with 1001 when it must stop */
     EXPECT_LOG(line);

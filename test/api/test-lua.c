@@ -25,44 +25,6 @@ struct lua_server {
     char raw[96], rpc[96], raw_iso[96], rpc_iso[96];
 };
 
-static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
-static char log_text[1 << 16];
-static size_t log_len;
-
-static void
-log_fn(lapps_log_level level, const char *msg, void *ud)
-{
-    (void)level;
-    (void)ud;
-    pthread_mutex_lock(&log_lock);
-    int n = snprintf(log_text + log_len, sizeof log_text - log_len, "%s\n", msg);
-    if (n > 0 && (size_t)n < sizeof log_text - log_len)
-        log_len += (size_t)n;
-    pthread_mutex_unlock(&log_lock);
-}
-
-/* How many log lines contain @p needle. */
-static int
-log_count(const char *needle)
-{
-    int n = 0;
-    pthread_mutex_lock(&log_lock);
-    for (const char *p = log_text; (p = strstr(p, needle)); p++)
-        n++;
-    pthread_mutex_unlock(&log_lock);
-    return n;
-}
-
-/* Waits until at least @p want log lines contain @p needle. */
-static int
-log_wait(const char *needle, int want, int timeout_ms)
-{
-    int n = 0;
-    for (int t = 0; t <= timeout_ms && (n = log_count(needle)) < want; t += 10)
-        api_sleep_ms(10);
-    return n;
-}
-
 static const char *
 lua_dir(void)
 {
@@ -96,14 +58,11 @@ new_server(unsigned workers)
 {
     lapps_opts *o;
     lapps_server *srv;
-    pthread_mutex_lock(&log_lock);
-    log_len = 0;
-    log_text[0] = '\0';
-    pthread_mutex_unlock(&log_lock);
+    api_log_clear();
     cr_assert_eq(lapps_opts_new(&o), 0);
     cr_assert_eq(lapps_opts_set_workers(o, workers), 0);
     cr_assert_eq(lapps_opts_add_listener(o, "127.0.0.1", 0, NULL), 0);
-    cr_assert_eq(lapps_opts_set_log(o, log_fn, LAPPS_LOG_DEBUG, NULL), 0);
+    cr_assert_eq(lapps_opts_set_log(o, api_log_keep, LAPPS_LOG_DEBUG, NULL), 0);
     cr_assert_eq(lapps_server_new(&srv, o), 0);
     lapps_opts_free(o);
     return srv;
@@ -122,7 +81,7 @@ lua_start(struct lua_server *s, unsigned workers, uint64_t budget)
                  0, "%s", err);
     cr_assert_eq(add(s->srv, "rpc", "/rpc_iso", LAPPS_PROTO_LAPPS, 1, 2, budget, err, sizeof err),
                  0, "%s", err);
-    cr_assert_eq(lapps_server_start(s->srv), 0, "start: %s", log_text);
+    cr_assert_eq(lapps_server_start(s->srv), 0, "start: %s", api_log_text());
     unsigned port = lapps_server_port(s->srv, 0);
     snprintf(s->raw, sizeof s->raw, "ws://127.0.0.1:%u/raw", port);
     snprintf(s->rpc, sizeof s->rpc, "ws://127.0.0.1:%u/rpc", port);
@@ -136,8 +95,8 @@ lua_finish(struct lua_server *s)
     lapps_server_free(s->srv);
     /* Every state ran onShutdown: 2 workers' /raw and /rpc, and 2 threads of each
      * isolated service. */
-    cr_assert_eq(log_count("rawecho: onShutdown"), log_count("rawecho: onStart"));
-    cr_assert_eq(log_count("rpc: onShutdown"), log_count("rpc: onStart"));
+    cr_assert_eq(api_log_count("rawecho: onShutdown"), api_log_count("rawecho: onStart"));
+    cr_assert_eq(api_log_count("rpc: onShutdown"), api_log_count("rpc: onStart"));
 }
 
 /* Runs a client script with up to 14 arguments (NULL-terminated); returns its output. */
@@ -155,7 +114,7 @@ client(const char *script, ...)
     int rc = api_python(CLIENT_MS, &out, script, x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7],
                         x[8], x[9], x[10], x[11], x[12], x[13], NULL);
     cr_assert_eq(rc, 0, "the client failed (exit %d); its output:\n%s\nthe server's log:\n%s", rc,
-                 out, log_text);
+                 out, api_log_text());
     return out;
 }
 
@@ -209,10 +168,10 @@ Test(lua, raw_callback_errors_close_that_connection_only, .timeout = 120)
                "done\n",
                "lapps_client.py", "send", u, "text:still here");
     }
-    cr_assert_geq(log_count("failing on purpose"), 2);
-    cr_assert_geq(log_count("stack traceback"), 2, "%s", log_text);
-    cr_assert_geq(log_count("instruction budget of 1000000 exceeded"), 4, "%s", log_text);
-    cr_assert_geq(log_count("returned something else than true"), 2);
+    cr_assert_geq(api_log_count("failing on purpose"), 2);
+    cr_assert_geq(api_log_count("stack traceback"), 2, "%s", api_log_text());
+    cr_assert_geq(api_log_count("instruction budget of 1000000 exceeded"), 4, "%s", api_log_text());
+    cr_assert_geq(api_log_count("returned something else than true"), 2);
     lua_finish(&s);
 }
 
@@ -264,7 +223,7 @@ Test(lua, stale_handlers_are_refused, .timeout = 120)
     char *id = id_of_a_closed_connection(s.raw);
     char cmd[64];
     snprintf(cmd, sizeof cmd, "text:!sendto %s", id);
-    cr_assert_eq(log_wait("rawecho: onDisconnect", 2, 10000), 2);
+    cr_assert_eq(api_log_wait("rawecho: onDisconnect", 2, 10000), 2);
     EXPECT("text false no such connection false no such connection\n"
            "done\n",
            "lapps_client.py", "send", s.raw, cmd);
@@ -283,7 +242,7 @@ Test(lua, print_goes_to_the_log, .timeout = 60)
     EXPECT("text after\n"
            "done\n",
            "lapps_client.py", "send", s.raw, "0*text:!print", "text:after");
-    cr_assert_eq(log_count("rawecho: printed\t1\tnil\ttrue"), 1, "%s", log_text);
+    cr_assert_eq(api_log_count("rawecho: printed\t1\tnil\ttrue"), 1, "%s", api_log_text());
     lua_finish(&s);
 }
 
@@ -304,12 +263,12 @@ Test(lua, on_disconnect_once_per_connection_even_after_abrupt_drops, .timeout = 
     rc = api_python(CLIENT_MS, &out, "raw.py", port, "--repeat", "20", "hs:/rpc", "http", NULL);
     API_CLIENT_OK(rc, out);
     free(out);
-    cr_assert_eq(log_wait("rawecho: onDisconnect", 40, 10000), 40, "%s", log_text);
-    cr_assert_eq(log_wait("rpc: onDisconnect", 20, 10000), 20, "%s", log_text);
+    cr_assert_eq(api_log_wait("rawecho: onDisconnect", 40, 10000), 40, "%s", api_log_text());
+    cr_assert_eq(api_log_wait("rpc: onDisconnect", 20, 10000), 20, "%s", api_log_text());
     lapps_server_free(s.srv);
     /* Exactly once: no more after the stop either. */
-    cr_assert_eq(log_count("rawecho: onDisconnect"), 40);
-    cr_assert_eq(log_count("rpc: onDisconnect"), 20);
+    cr_assert_eq(api_log_count("rawecho: onDisconnect"), 40);
+    cr_assert_eq(api_log_count("rpc: onDisconnect"), 20);
 }
 
 /* An isolated instance may block: here it waits for a file that only appears after the
@@ -327,7 +286,7 @@ Test(lua, a_blocking_isolated_service_does_not_block_the_worker, .timeout = 120)
     snprintf(cmd, sizeof cmd, "text:!waitfile %s", flag);
     struct api_proc blocked;
     api_python_spawn(&blocked, "lapps_client.py", "send", s.raw_iso, cmd, NULL);
-    cr_assert_eq(log_wait("rawecho: waiting", 1, 20000), 1, "%s", log_text);
+    cr_assert_eq(api_log_wait("rawecho: waiting", 1, 20000), 1, "%s", api_log_text());
     EXPECT("text served\n"
            "done\n",
            "lapps_client.py", "send", s.raw, "text:served");
@@ -427,7 +386,7 @@ Test(lua, lapps_error_paths, .timeout = 120)
     lua_start(&s, 1, 1000000);
     error_paths(s.rpc);
     error_paths(s.rpc_iso);
-    cr_assert_geq(log_count("instruction budget of 1000000 exceeded"), 2, "%s", log_text);
+    cr_assert_geq(api_log_count("instruction budget of 1000000 exceeded"), 2, "%s", api_log_text());
     lua_finish(&s);
 }
 
@@ -506,7 +465,7 @@ Test(lua, broken_modules_fail_registration_with_the_reason)
     cr_assert_eq(add(srv, "rpc", "/raw", LAPPS_PROTO_LAPPS, 0, 0, 0, err, sizeof err),
                  LAPPS_ERR_INVAL, "a taken target");
     cr_assert(strstr(err, "target"), "%s", err);
-    cr_assert_geq(log_count("preload \"no_such_module\": no such module here, ignored"), 1);
+    cr_assert_geq(api_log_count("preload \"no_such_module\": no such module here, ignored"), 1);
     lapps_server_free(srv);
 }
 
@@ -520,9 +479,9 @@ Test(lua, a_failing_on_start_fails_the_server_start)
             add(srv, "broken_onstart", "/x", LAPPS_PROTO_RAW, isolated, 0, 0, err, sizeof err), 0,
             "%s", err);
         cr_assert_neq(lapps_server_start(srv), 0);
-        cr_assert_geq(log_count("onStart refuses"), 1, "%s", log_text);
+        cr_assert_geq(api_log_count("onStart refuses"), 1, "%s", api_log_text());
         lapps_server_free(srv);
-        cr_assert_eq(log_count("rawecho: onShutdown"), log_count("rawecho: onStart"));
+        cr_assert_eq(api_log_count("rawecho: onShutdown"), api_log_count("rawecho: onStart"));
     }
 }
 
@@ -546,14 +505,14 @@ Test(lua, standalone_services_run_until_the_server_stops, .timeout = 60)
     cr_assert_str_eq(err, "service broken_standalone: the module has no function run (it "
                           "needs init and run)");
     cr_assert_eq(lapps_server_start(srv), 0);
-    cr_assert_eq(log_wait("ticker: run ", 2, 20000), 2, "%s", log_text);
-    cr_assert_eq(log_count("ticker: init 0 string"), 1, "%s", log_text);
-    cr_assert_eq(log_count("ticker: init 1 string"), 1, "%s", log_text);
-    cr_assert_eq(log_count("ticker: run ends"), 0);
+    cr_assert_eq(api_log_wait("ticker: run ", 2, 20000), 2, "%s", api_log_text());
+    cr_assert_eq(api_log_count("ticker: init 0 string"), 1, "%s", api_log_text());
+    cr_assert_eq(api_log_count("ticker: init 1 string"), 1, "%s", api_log_text());
+    cr_assert_eq(api_log_count("ticker: run ends"), 0);
     lapps_server_free(srv); /* within the close timeout, or "left running" is logged */
-    cr_assert_eq(log_count("left running"), 0, "%s", log_text);
-    cr_assert_eq(log_count("ticker: run ends 0"), 1, "%s", log_text);
-    cr_assert_eq(log_count("ticker: run ends 1"), 1, "%s", log_text);
+    cr_assert_eq(api_log_count("left running"), 0, "%s", api_log_text());
+    cr_assert_eq(api_log_count("ticker: run ends 0"), 1, "%s", api_log_text());
+    cr_assert_eq(api_log_count("ticker: run ends 1"), 1, "%s", api_log_text());
 }
 
 /* ---- broadcasts ---- */
@@ -569,7 +528,7 @@ Test(lua, bcast_reaches_workers_and_isolated_subscribers, .timeout = 60)
                  err);
     cr_assert_eq(add(srv, "room", "/room_iso", LAPPS_PROTO_RAW, 1, 2, 0, err, sizeof err), 0, "%s",
                  err);
-    cr_assert_eq(lapps_server_start(srv), 0, "start: %s", log_text);
+    cr_assert_eq(lapps_server_start(srv), 0, "start: %s", api_log_text());
     snprintf(a, sizeof a, "ws://127.0.0.1:%u/room", lapps_server_port(srv, 0));
     snprintf(b, sizeof b, "ws://127.0.0.1:%u/room_iso", lapps_server_port(srv, 0));
     char *out = client("room_client.py", a, b, NULL);
@@ -583,29 +542,31 @@ Test(lua, bcast_reaches_workers_and_isolated_subscribers, .timeout = 60)
                           "done\n");
     free(out);
     /* 2 workers' and 2 threads' onStart each printed the same answers. */
-    cr_assert_eq(log_count("room: create true"), 4, "%s", log_text);
-    cr_assert_eq(log_count("room: bad create false Usage: bcast:create(id): the channel id "
-                           "must be a non-negative integer"),
-                 8, "%s", log_text);
-    cr_assert_eq(log_count("room: bad subscribe false no such channel (bcast:create it first) "
-                           "or connection"),
-                 4, "%s", log_text);
-    cr_assert_eq(log_count("room: bad subscribe false the handler must be a connection id"), 4);
-    cr_assert_eq(log_count("room: bad send false no such channel"), 4);
-    cr_assert_eq(log_count("room: bad send false Usage: bcast:send(id, opcode, string): opcode 1 "
-                           "(text) or 2 (binary), and a string"),
+    cr_assert_eq(api_log_count("room: create true"), 4, "%s", api_log_text());
+    cr_assert_eq(api_log_count("room: bad create false Usage: bcast:create(id): the channel id "
+                               "must be a non-negative integer"),
+                 8, "%s", api_log_text());
+    cr_assert_eq(api_log_count("room: bad subscribe false no such channel (bcast:create it first) "
+                               "or connection"),
+                 4, "%s", api_log_text());
+    cr_assert_eq(api_log_count("room: bad subscribe false the handler must be a connection id"), 4);
+    cr_assert_eq(api_log_count("room: bad send false no such channel"), 4);
+    cr_assert_eq(
+        api_log_count("room: bad send false Usage: bcast:send(id, opcode, string): opcode 1 "
+                      "(text) or 2 (binary), and a string"),
+        4);
+    cr_assert_eq(api_log_count("room: bad send false a text message must be valid UTF-8"), 4);
+    cr_assert_eq(
+        api_log_count("room: bad send false a broadcast needs \"cid\", a positive integer"), 4);
+    cr_assert_eq(api_log_count("room: bad send false a broadcast is a notification: \"status\", if "
+                               "present, is 1"),
                  4);
-    cr_assert_eq(log_count("room: bad send false a text message must be valid UTF-8"), 4);
-    cr_assert_eq(log_count("room: bad send false a broadcast needs \"cid\", a positive integer"),
-                 4);
-    cr_assert_eq(log_count("room: bad send false a broadcast is a notification: \"status\", if "
-                           "present, is 1"),
-                 4);
-    cr_assert_eq(log_count("room: bad send false a broadcast needs \"message\", an array"), 4);
-    cr_assert_eq(log_count("room: bad send false Usage: bcast:send(id, nljson): the message must "
-                           "be an nljson object"),
-                 4, "%s", log_text);
-    cr_assert_eq(log_count("room: good send true"), 4, "%s", log_text);
+    cr_assert_eq(api_log_count("room: bad send false a broadcast needs \"message\", an array"), 4);
+    cr_assert_eq(
+        api_log_count("room: bad send false Usage: bcast:send(id, nljson): the message must "
+                      "be an nljson object"),
+        4, "%s", api_log_text());
+    cr_assert_eq(api_log_count("room: good send true"), 4, "%s", api_log_text());
     lapps_server_free(srv);
 }
 
