@@ -88,15 +88,22 @@ cfg_key(char *buf, size_t len, const char *parent, const char *name)
     snprintf(buf, len, "%s%s%s", parent, *parent ? "." : "", name);
 }
 
-/* Records "expected <what>, found <value>". */
-static bool
-wrong(struct cfg_file *f, const char *parent, const char *name, const json_t *v, const char *what)
+bool
+cfg_expected(struct cfg_file *f, const char *key, const json_t *v, const char *what)
 {
-    char key[256], found[64];
-    cfg_key(key, sizeof key, parent, name);
+    char found[64];
     cfg_describe(v, found, sizeof found);
     cfg_fail(f, key, "expected %s, found %s", what, found);
     return false;
+}
+
+/* The same for member @p name of the object at @p parent. */
+static bool
+wrong(struct cfg_file *f, const char *parent, const char *name, const json_t *v, const char *what)
+{
+    char key[256];
+    cfg_key(key, sizeof key, parent, name);
+    return cfg_expected(f, key, v, what);
 }
 
 bool

@@ -27,6 +27,9 @@ void cfg_fail(struct cfg_file *f, const char *key, const char *fmt, ...)
 void cfg_warn(struct cfg_file *f, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Records "file: key: expected <what>, found <v>" and returns false. */
+bool cfg_expected(struct cfg_file *f, const char *key, const json_t *v, const char *what);
+
 /* Describes a JSON value for "found ...": `"four"`, `3.5`, `an array`, `null`. */
 void cfg_describe(const json_t *v, char *buf, size_t len);
 

@@ -41,10 +41,9 @@ lapps__config_acl(struct cfg_file *f, json_t *obj, const char *parent, struct cf
     json_t *p = json_object_get(a, "policy");
     const char *s = json_string_value(p);
     if (p && (!s || (strcmp(s, "allow") != 0 && strcmp(s, "deny") != 0))) {
-        char found[64], pkey[288];
-        cfg_describe(p, found, sizeof found);
+        char pkey[288];
         snprintf(pkey, sizeof pkey, "%s.policy", key);
-        cfg_fail(f, pkey, "expected \"allow\" or \"deny\", found %s", found);
+        cfg_expected(f, pkey, p, "\"allow\" or \"deny\"");
         return;
     }
     acl->set = true;
@@ -85,10 +84,8 @@ read_listen(struct cfg_file *f, json_t *root, struct lapps_config *cfg)
         return;
     }
     if (!json_is_array(l) || json_array_size(l) == 0 || json_array_size(l) > CFG_MAX_LISTEN) {
-        char found[64];
-        cfg_describe(l, found, sizeof found);
-        cfg_fail(f, "listen", "expected an array of 1 to %d objects {ip, port, tls}, found %s",
-                 CFG_MAX_LISTEN, found);
+        _Static_assert(CFG_MAX_LISTEN == 16, "the message says 16");
+        cfg_expected(f, "listen", l, "an array of 1 to 16 objects {ip, port, tls}");
         return;
     }
     if (json_object_get(root, "ip") || json_object_get(root, "port"))
@@ -100,9 +97,7 @@ read_listen(struct cfg_file *f, json_t *root, struct lapps_config *cfg)
         char key[32];
         snprintf(key, sizeof key, "listen[%zu]", i);
         if (!json_is_object(item)) {
-            char found[64];
-            cfg_describe(item, found, sizeof found);
-            cfg_fail(f, key, "expected an object {ip, port, tls}, found %s", found);
+            cfg_expected(f, key, item, "an object {ip, port, tls}");
             return;
         }
         cfg_keys(f, item, key, listen_known, NULL);
@@ -187,10 +182,7 @@ read_log(struct cfg_file *f, json_t *root, struct lapps_config *cfg)
             while (s && k < 4 && strcmp(s, levels[k]) != 0)
                 k++;
             if (!s || k == 4) {
-                char found[64];
-                cfg_describe(v, found, sizeof found);
-                cfg_fail(f, "log.level",
-                         "expected \"error\", \"warn\", \"info\" or \"debug\", found %s", found);
+                cfg_expected(f, "log.level", v, "\"error\", \"warn\", \"info\" or \"debug\"");
             } else {
                 cfg->log_level = (lapps_log_level)k;
             }
@@ -212,9 +204,7 @@ void
 lapps__config_server(struct cfg_file *f, json_t *root, struct lapps_config *cfg)
 {
     if (!json_is_object(root)) {
-        char found[64];
-        cfg_describe(root, found, sizeof found);
-        cfg_fail(f, "", "expected an object, found %s", found);
+        cfg_expected(f, "", root, "an object");
         return;
     }
     cfg_keys(f, root, "", top_known, top_noted);

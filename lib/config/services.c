@@ -39,11 +39,9 @@ read_protocol(struct cfg_file *f, json_t *s, const char *key, struct cfg_service
         svc->protocol = LAPPS_PROTO_LAPPS;
         return true;
     }
-    char found[64], pkey[340];
-    cfg_describe(v, found, sizeof found);
+    char pkey[340];
     snprintf(pkey, sizeof pkey, "%s.protocol", key);
-    cfg_fail(f, pkey, "expected \"raw\" or \"LAppS\", found %s", found);
-    return false;
+    return cfg_expected(f, pkey, v, "\"raw\" or \"LAppS\"");
 }
 
 /* extra_headers: {"Name": "value", ...}. The values are checked again by the library
@@ -71,10 +69,9 @@ read_headers(struct cfg_file *f, json_t *s, const char *key, struct cfg_service 
     json_object_foreach(h, name, v)
     {
         if (!json_is_string(v)) {
-            char found[64], vkey[600];
-            cfg_describe(v, found, sizeof found);
+            char vkey[600];
             snprintf(vkey, sizeof vkey, "%s.%s", hkey, name);
-            cfg_fail(f, vkey, "expected a string, found %s", found);
+            cfg_expected(f, vkey, v, "a string");
             return;
         }
         if (!(svc->headers[k++] = strdup(name)) ||
@@ -98,9 +95,7 @@ read_service(struct cfg_file *f, const char *name, json_t *s, struct cfg_service
     }
     sprintf(svc->dir, "%s/%s", apps, name);
     if (!json_is_object(s)) {
-        char found[64];
-        cfg_describe(s, found, sizeof found);
-        cfg_fail(f, key, "expected an object, found %s", found);
+        cfg_expected(f, key, s, "an object");
         return;
     }
     if (strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
@@ -236,9 +231,7 @@ lapps__config_services(struct cfg_file *f, json_t *root, struct lapps_config *cf
                        const char *apps_base)
 {
     if (!json_is_object(root)) {
-        char found[64];
-        cfg_describe(root, found, sizeof found);
-        cfg_fail(f, "", "expected an object, found %s", found);
+        cfg_expected(f, "", root, "an object");
         return;
     }
     cfg_keys(f, root, "", top_known, NULL);
