@@ -38,7 +38,8 @@ struct cfg_service {
 
 struct lapps_config {
     char *ws_path, *lapps_path, *home;
-    long long workers; /* 0: the library's default (one per CPU) */
+    bool ws_read, lapps_read; /* the files were there (and parsed) */
+    long long workers;        /* 0: the library's default (one per CPU) */
     long long max_connections;
     size_t fragment; /* workers.auto_fragment: the outbound frame size, 0 off */
     struct {

@@ -113,6 +113,7 @@ lapps_config_load(lapps_config **out, const lapps_config_paths *paths, char *err
         lapps__config_server(&f, root, cfg);
     else if (!f.failed)
         cfg_warn(&f, "", "not found: the server's defaults");
+    cfg->ws_read = root != NULL;
     json_decref(root);
     if (f.failed) {
         rv = LAPPS_ERR_INVAL;
@@ -127,15 +128,21 @@ lapps_config_load(lapps_config **out, const lapps_config_paths *paths, char *err
         cfg_warn(&f, "", "not found: serving the demo services of %s", paths->demo_lapps);
         free(cfg->lapps_path);
         cfg->lapps_path = strdup(paths->demo_lapps);
+        base = dir_of(paths->demo_lapps);
+        if (!cfg->lapps_path || !base) {
+            free(base);
+            rv = LAPPS_ERR_NOMEM;
+            goto out;
+        }
         f.path = cfg->lapps_path;
         load_json(&f, &root);
-        base = dir_of(paths->demo_lapps);
     } else if (!root && !f.failed) {
         cfg_warn(&f, "", "not found: no services");
     }
     if (root)
         lapps__config_services(&f, root, cfg, base ? base : cfg->home);
     free(base);
+    cfg->lapps_read = root != NULL;
     json_decref(root);
     if (f.failed)
         rv = LAPPS_ERR_INVAL;
@@ -305,13 +312,13 @@ lapps_config_listener(const lapps_config *cfg, size_t i, int *tls)
 LAPPS_EXPORT const char *
 lapps_config_ws_path(const lapps_config *cfg)
 {
-    return cfg && access(cfg->ws_path, F_OK) == 0 ? cfg->ws_path : NULL;
+    return cfg && cfg->ws_read ? cfg->ws_path : NULL;
 }
 
 LAPPS_EXPORT const char *
 lapps_config_lapps_path(const lapps_config *cfg)
 {
-    return cfg && access(cfg->lapps_path, F_OK) == 0 ? cfg->lapps_path : NULL;
+    return cfg && cfg->lapps_read ? cfg->lapps_path : NULL;
 }
 
 static void
