@@ -272,8 +272,8 @@ main(int argc, char **argv)
         return 1;
     }
     int tls;
-    for (size_t i = 0; lapps_config_listener(cfg, i, &tls); i++) {
-        const char *ip = lapps_config_listener(cfg, i, &tls);
+    const char *ip;
+    for (size_t i = 0; (ip = lapps_config_listener(cfg, i, &tls)); i++) {
         bool v6 = strchr(ip, ':') != NULL;
         logf_(LAPPS_LOG_INFO, "lappsd %s: %s://%s%s%s:%u", lapps_version(0)->version_str,
               tls ? "wss" : "ws", v6 ? "[" : "", ip, v6 ? "]" : "", lapps_server_port(server, i));
