@@ -1,9 +1,10 @@
 /* conn.c — one connection's life on its worker: the handshake, frames in, the close
  * handshake, timers, and the end that on_close reports exactly once.
  *
- * A connection is only freed by lapps__conn_reap() at the end of the event that killed
- * it, so code that runs after a callback (which may have closed or aborted the
- * connection) can still look at c->state. */
+ * A connection is only freed by lapps__conn_reap() at the end of the worker's loop turn
+ * that killed it, after every event of that epoll batch: code that runs after a callback
+ * (which may have closed or aborted the connection), and a later event of the batch for
+ * the same connection, can still look at c->state. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

@@ -236,8 +236,6 @@ handle_post(struct lapps__worker *w, struct lapps__post *p)
         break;
     }
     free(p);
-    if (w->n_dead)
-        lapps__conn_reap(w);
 }
 
 static void
@@ -255,8 +253,6 @@ begin_stop(struct lapps__worker *w)
         else if (c->state == CONN_HANDSHAKE)
             lapps__conn_abort(c, LAPPS_CLOSED_SHUTDOWN, 1001);
     }
-    if (w->n_dead)
-        lapps__conn_reap(w);
 }
 
 /* The graceful stop ends when every connection is gone or the close timeout passed. */
@@ -319,8 +315,6 @@ drain_inbox(struct lapps__worker *w)
     for (int i = 0; i < 4096 && (p || (p = lapps__mpsc_pop(&w->inbox))); i++) {
         if (p->kind == POST_BCAST) {
             p = lapps__bcast_fan_out(w, p);
-            if (w->n_dead)
-                lapps__conn_reap(w);
         } else {
             handle_post(w, p);
             p = NULL;
@@ -379,10 +373,11 @@ lapps__worker_loop_once(struct lapps__worker *w, int timeout_ms)
         } else {
             lapps__conn_on_event(tag, evs[i].events);
         }
-        if (w->n_dead)
-            lapps__conn_reap(w);
     }
     lapps__wheel_advance(&w->wheel, w->now_ms, lapps__conn_on_timer, w);
+    /* Connections killed during this turn are freed only now: a later event of the same
+     * epoll batch may still name one (its own readiness, after a post or the stop killed
+     * it), and it must find a dead connection, not freed memory. */
     if (w->n_dead)
         lapps__conn_reap(w);
     check_stop(w);
