@@ -209,8 +209,14 @@ lapps__conn_reap(struct lapps__worker *w)
             lapps__out_uncork(w);
         lapps__timer_cancel(&w->wheel, &c->timer);
         lapps__tls_free(c->tls);
-        if (c->fd >= 0) /* -1: handed over, or never registered */
+        /* -1: handed over, or never registered. Removed from epoll before the close: the
+         * registration belongs to the open file, which a child forked by a service
+         * (os.execute, popen) may still hold for a moment, and epoll would then go on
+         * reporting events for this freed connection. */
+        if (c->fd >= 0) {
+            epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
             close(c->fd);
+        }
         if (c->flags & CF_OPENED) {
             give_place(w);
             struct lapps_service *s = c->inst->svc;
